@@ -1,0 +1,35 @@
+"""Shared output helpers for the CLI: the only place (with the report renderer) that prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+console = Console()
+"""Standard output, for tables and summaries."""
+err_console = Console(stderr=True)
+"""Standard error, for progress, warnings and errors."""
+
+EXIT_OK = 0
+"""Everything worked."""
+EXIT_PARTIAL = 1
+"""The command ran but some inputs were rejected (validation problems, rejected items)."""
+EXIT_USAGE = 2
+"""Bad input: a missing file, an unknown id, an invalid option value."""
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print one line to stderr, ``error: <message>``, and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as JSON to stdout (plain, no colours: it is for machines)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    sys.stdout.write("\n")
+    sys.stdout.flush()

@@ -1,0 +1,10 @@
+"""`value-spectrum bench ...`: placeholder until its issue lands."""
+
+from __future__ import annotations
+
+import typer
+
+
+def build() -> typer.Typer:
+    """The `bench` command group."""
+    return typer.Typer(no_args_is_help=True)

@@ -1,0 +1,3 @@
+from value_spectrum.personas.model import Persona
+
+__all__ = ["Persona"]
