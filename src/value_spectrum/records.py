@@ -24,6 +24,10 @@ SCHEMA_VERSION = 1
 Platform = Literal["tiktok", "youtube_shorts", "instagram_reels", "other"]
 PLATFORMS: tuple[str, ...] = ("tiktok", "youtube_shorts", "instagram_reels", "other")
 
+PRIMARY_MIN = 0.5
+"""A video has a primary value only when its highest label reaches this relevance; below it the
+video is near-neutral."""
+
 Modality = Literal["frames", "caption", "title"]
 """What the viewer is shown: keyframes plus visible text; the text alone (with the scene
 described in words); or the title alone."""
@@ -79,8 +83,12 @@ class Video(Frozen):
 
     @property
     def primary_value(self) -> str | None:
-        """The highest labelled value, or None when the video carries no labels."""
-        return None if self.values is None else self.values.primary().value
+        """The highest labelled value; None for unlabelled or near-neutral videos (highest
+        label below :data:`PRIMARY_MIN`)."""
+        if self.values is None:
+            return None
+        top = self.values.primary()
+        return top.value if self.values[top] >= PRIMARY_MIN else None
 
     def visible_text(self) -> str:
         """Everything a viewer can read or hear, joined: what a text embedder should see."""
