@@ -1,0 +1,180 @@
+"""The reference viewer: a seeded value-utility choice model, no LLM.
+
+It gives every run a ground truth to check the scoring against, and lets the whole pipeline run
+offline. For a persona with target profile ``t`` and a video with value labels ``v``::
+
+    u = centred(t) . v  (+ gaussian noise with sd ``noise``)
+    P(like) = sigmoid(beta * u + bias)
+
+Randomness is derived per decision from a hash of (seed, persona id, video id, turn), never from
+a shared generator, so a resumed or replayed session gives byte-identical choices whatever the
+order or concurrency of the calls.
+
+Example:
+    >>> import asyncio
+    >>> from value_spectrum.records import Observation
+    >>> from value_spectrum.values import ValueProfile
+    >>> labels = {"v1": ValueProfile.from_mapping({"benevolence": 1.0}, default=0.0)}
+    >>> viewer = ReferenceViewer(labels, beta=6.0, seed=1)
+    >>> reply = asyncio.run(viewer.decide(None, Observation(turn=0, video_id="v1")))
+    >>> reply.outcome.value in {"like", "skip"}
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from value_spectrum.agents.base import SearchTool, ViewerReply
+from value_spectrum.personas.model import Persona
+from value_spectrum.personas.questionnaire import Instrument, Item
+from value_spectrum.records import Decision, Observation, Outcome, ProbeAnswer, Step
+from value_spectrum.values import ValueProfile
+
+logger = logging.getLogger(__name__)
+
+PLAIN_ID = "plain"
+"""The persona id used for hashing when no persona is given."""
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def derived_rng(*parts: object) -> random.Random:
+    """A ``random.Random`` seeded from a SHA-256 of ``parts``: the same parts always give the same
+    stream, independent of any other call."""
+    key = "\x1f".join(str(p) for p in parts).encode("utf-8")
+    return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
+
+
+class ReferenceViewer:
+    """Likes by value utility: ``P(like) = sigmoid(beta * (centred target . video values) + bias)``.
+
+    Args:
+        labels: video id -> value labels (relevance in [0, 1]); the viewer's only knowledge of
+            the videos (an LLM never sees these).
+        beta: how sharply preference follows utility (0 = coin flip at ``sigmoid(bias)``).
+        bias: baseline log-odds of a like.
+        noise: standard deviation of gaussian noise added to the utility (and, scaled to the
+            rating range, to questionnaire answers).
+        seed: the run's seed; with the persona, video and turn it fixes every draw.
+    """
+
+    name: str = "reference"
+
+    def __init__(
+        self,
+        labels: Mapping[str, ValueProfile],
+        *,
+        beta: float = 6.0,
+        bias: float = 0.0,
+        noise: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        for label, number in (("beta", beta), ("bias", bias), ("noise", noise)):
+            if not math.isfinite(number):
+                raise ValueError(f"reference viewer: {label} must be finite, got {number!r}")
+        if noise < 0:
+            raise ValueError(f"reference viewer: noise must be >= 0, got {noise!r}")
+        self.labels: Mapping[str, ValueProfile] = labels
+        self.beta = float(beta)
+        self.bias = float(bias)
+        self.noise = float(noise)
+        self.seed = int(seed)
+
+    # ---- provenance ---------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """The parameters, for the run manifest and the trajectory's ``extra``."""
+        return {
+            "viewer": "reference",
+            "model": "P(like) = sigmoid(beta * (centred(target) . video_values) + bias)",
+            "beta": self.beta,
+            "bias": self.bias,
+            "noise": self.noise,
+            "seed": self.seed,
+            "labelled_videos": len(self.labels),
+        }
+
+    # ---- the model ----------------------------------------------------------------------------
+    @staticmethod
+    def target_of(persona: Persona | None) -> ValueProfile:
+        """The persona's target, or a flat profile for the plain (no persona) viewer."""
+        return persona.target if persona is not None else ValueProfile.uniform(0.5)
+
+    def utility(self, persona: Persona | None, video_id: str) -> float:
+        """``centred(target) . labels[video_id]`` without noise.
+
+        Raises:
+            KeyError: the video has no labels.
+        """
+        target = self.target_of(persona).centred().as_array()
+        return float(target @ self.labels[video_id].as_array())
+
+    def p_like(self, persona: Persona | None, video_id: str) -> float:
+        """The noiseless probability of a like."""
+        return _sigmoid(self.beta * self.utility(persona, video_id) + self.bias)
+
+    async def decide(
+        self,
+        persona: Persona | None,
+        observation: Observation,
+        *,
+        history: Sequence[Step] = (),
+        search: SearchTool | None = None,
+    ) -> ViewerReply:
+        """Draw like or skip. A video without labels is a recorded ``error``, never a guess."""
+        return self.decide_sync(persona, observation)
+
+    def decide_sync(self, persona: Persona | None, observation: Observation) -> ViewerReply:
+        """The same as :meth:`decide`, without the event loop (for benchmarks and scoring)."""
+        video_id = observation.video_id
+        if video_id not in self.labels:
+            msg = f"reference viewer: no value labels for video {video_id!r}"
+            logger.warning(msg)
+            return ViewerReply(outcome=Outcome.ERROR, error=msg)
+        pid = persona.id if persona is not None else PLAIN_ID
+        rng = derived_rng("decide", self.seed, pid, video_id, observation.turn)
+        base = self.utility(persona, video_id)
+        u = base + (rng.gauss(0.0, self.noise) if self.noise > 0 else 0.0)
+        p = _sigmoid(self.beta * u + self.bias)
+        like = rng.random() < p
+        action = "like" if like else "skip"
+        reason = f"value utility {u:+.3f}, P(like) {p:.3f}"
+        decision = Decision(
+            action=action,
+            reason=reason,
+            confidence=round(p if like else 1.0 - p, 6),
+            scores={"utility": round(u, 6), "p_like": round(p, 6)},
+        )
+        outcome = Outcome.LIKE if like else Outcome.SKIP
+        return ViewerReply(outcome=outcome, decision=decision, raw=f"{action}: {reason}")
+
+    async def rate(self, persona: Persona | None, instrument: Instrument, item: Item) -> ProbeAnswer:
+        """Answer an item from the target: importance in [0, 1] mapped onto the scale, reverse-keyed
+        items flipped, seeded noise (``noise`` x scale width), rounded and clamped."""
+        lo, hi = instrument.scale_min, instrument.scale_max
+        importance = self.target_of(persona)[item.value]
+        x = lo + importance * (hi - lo)
+        if item.reversed:
+            x = lo + hi - x
+        if self.noise > 0:
+            pid = persona.id if persona is not None else PLAIN_ID
+            rng = derived_rng("rate", self.seed, pid, instrument.id, item.id)
+            x += rng.gauss(0.0, self.noise * (hi - lo))
+        rating = int(min(hi, max(lo, math.floor(x + 0.5))))
+        return ProbeAnswer(
+            item_id=item.id,
+            value=item.value,
+            rating=rating,
+            raw=str(rating),
+            reversed=item.reversed,
+        )

@@ -1,0 +1,99 @@
+"""The scripted fake model drives the real parsing, repair and outcome path."""
+
+from __future__ import annotations
+
+import asyncio
+
+from value_spectrum.agents import ModelError, ScriptedViewer, tool_call
+from value_spectrum.personas.model import Persona
+from value_spectrum.records import Observation, Outcome
+from value_spectrum.values import ValueProfile
+
+PERSONA = Persona(
+    id="p",
+    name="P",
+    traits=("I love hiking.", "I read a lot.", "I travel alone."),
+    target=ValueProfile.from_mapping({"self_direction": 0.9}, default=0.3),
+)
+OBS = Observation(turn=0, video_id="v1", title="Solo trip to the Alps", modality="caption", description="A hiker.")
+
+
+def _decide(viewer: ScriptedViewer, **kw: object):  # type: ignore[no-untyped-def]
+    return asyncio.run(viewer.decide(PERSONA, OBS, **kw))  # type: ignore[arg-type]
+
+
+def test_json_like() -> None:
+    v = ScriptedViewer(['{"decision": "like", "reason": "I love the mountains", "trait_number": 1}'])
+    r = _decide(v)
+    assert r.outcome == Outcome.LIKE
+    assert r.decision is not None and r.decision.scores["trait_number"] == 1
+    system = v.model.requests[0].messages[0]
+    assert system["role"] == "system" and "I love hiking." in system["content"]
+
+
+def test_repair_once_then_decision() -> None:
+    v = ScriptedViewer(["hmm, let me think", '```json\n{"decision": "skip", "reason": "meh"}\n```'])
+    r = _decide(v)
+    assert r.outcome == Outcome.SKIP
+    assert len(v.model.requests) == 2
+    assert v.model.requests[1].purpose == "repair"
+    # the bad reply goes back to the model once, followed by the correction request
+    assert v.model.requests[1].messages[-2] == {"role": "assistant", "content": "hmm, let me think"}
+
+
+def test_still_unreadable_after_repair_is_recorded() -> None:
+    v = ScriptedViewer(["", "???"])
+    r = _decide(v)
+    assert r.outcome == Outcome.UNPARSEABLE
+    assert r.raw == "???"
+    assert r.decision is None
+    assert "after repair" in r.error
+
+
+def test_refusal_is_recorded_without_repair() -> None:
+    v = ScriptedViewer(["As an AI, I don't have personal preferences."])
+    r = _decide(v)
+    assert r.outcome == Outcome.REFUSED
+    assert len(v.model.requests) == 1
+
+
+def test_errors_become_outcomes_and_do_not_poison_later_turns() -> None:
+    v = ScriptedViewer([ModelError("503 upstream"), RuntimeError("boom"), "Yes."])
+    first = _decide(v)
+    second = _decide(v)
+    third = _decide(v)
+    assert first.outcome == Outcome.ERROR and "503" in first.error
+    assert second.outcome == Outcome.ERROR and "boom" in second.error
+    assert third.outcome == Outcome.LIKE
+
+
+def test_exhausted_script_is_an_error() -> None:
+    r = _decide(ScriptedViewer([]))
+    assert r.outcome == Outcome.ERROR and "exhausted" in r.error
+
+
+def test_callable_reply_sees_the_request() -> None:
+    v = ScriptedViewer([lambda req: '{"decision": "like"}' if "Alps" in str(req.messages) else "No"])
+    assert _decide(v).outcome == Outcome.LIKE
+
+
+def test_tool_rounds_record_queries() -> None:
+    seen: list[str] = []
+
+    def search(query: str, k: int = 5, platform: str | None = None) -> list[dict[str, object]]:
+        seen.append(query)
+        return [{"id": "v9", "title": "Mountain hut"}]
+
+    v = ScriptedViewer([tool_call(query="alps hiking"), '{"decision": "like", "reason": "x"}'], max_tool_rounds=2)
+    r = _decide(v, search=search)
+    assert r.outcome == Outcome.LIKE
+    assert r.searches == ("alps hiking",) and seen == ["alps hiking"]
+    assert v.model.requests[0].tools and v.model.requests[1].messages[-1]["role"] == "tool"
+
+
+def test_tools_not_offered_after_the_last_round() -> None:
+    v = ScriptedViewer([tool_call(query="a"), tool_call(query="b"), "No."], max_tool_rounds=1)
+    r = _decide(v, search=lambda q, k=5, platform=None: [])
+    # round 0 may call tools; round 1 is offered none, so the second tool call is not run
+    assert r.searches == ("a",)
+    assert v.model.requests[1].tools == ()
