@@ -1,0 +1,111 @@
+"""The one frozen :class:`RunConfig` of a batch simulation.
+
+Fields split in two: those that decide *what* the run computes (its identity, compared with the
+manifest when a run directory is reused) and those that only decide *how* it runs this time
+(concurrency, budget, output directory, executor, API base URL), which may change between a run
+and its continuation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from value_spectrum.records import Modality
+
+Strategy = Literal["plain", "simple", "isq", "values"]
+"""Prompt strategies (see ``personas/prompts.py``)."""
+
+FEEDS: tuple[str, ...] = ("random", "balanced", "adaptive", "search", "replay")
+"""Feed policy names (``graphs.feeds.FEED_POLICIES``)."""
+
+RUNTIME_FIELDS: frozenset[str] = frozenset(
+    {"concurrency", "max_cost", "out", "executor", "ray_address", "api_base"}
+)
+"""Fields that may differ between a run and its continuation."""
+
+
+class RunConfig(BaseModel):
+    """Everything a batch simulation needs, as data.
+
+    Example:
+        >>> RunConfig(personas=("family-first",), steps=5).steps
+        5
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    personas: tuple[str, ...] = ()
+    """Persona ids or persona files; empty: every built-in persona."""
+    models: tuple[str, ...] = ("reference",)
+    """Model strings (litellm) or ``reference`` for the no-LLM reference viewer."""
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server, for ``openai/<name>`` models."""
+    sessions: int = Field(default=1, ge=1)
+    """Sessions per (persona, model) pair."""
+    steps: int = Field(default=30, ge=1)
+    """Decisions per session."""
+    feed: str = "random"
+    """Feed policy: random | balanced | adaptive | search | replay."""
+    modality: Modality = "frames"
+    """What the viewer is shown: frames | caption | title."""
+    strategy: Strategy = "simple"
+    """Prompt strategy; ``plain`` shows no persona (one pseudo-persona ``plain`` per model)."""
+    seed: int = 0
+    """The run seed; every session seed derives from it."""
+    concurrency: int = Field(default=8, ge=1)
+    """Sessions running at once."""
+    max_cost: float | None = Field(default=None, ge=0.0)
+    """Budget in USD for this invocation; no new turn starts once it is spent."""
+    probe_every: int = Field(default=0, ge=0)
+    """Questionnaire probe every k turns (0: none)."""
+    out: Path | None = None
+    """The run directory (default ``runs/<name derived from the identity>``)."""
+    cache: bool = True
+    """Use the model response cache for deterministic requests."""
+    corpus: str | None = None
+    """Corpus directory; None for the built-in demo corpus."""
+    temperature: float = Field(default=0.0, ge=0.0)
+    """Sampling temperature for model viewers."""
+    max_consecutive_errors: int = Field(default=5, ge=1)
+    """A session ends with status error after this many errors in a row."""
+    record_latency: bool = True
+    """Record each decision's wall time (off: byte-identical reruns)."""
+    viewer_options: dict[str, Any] = Field(default_factory=dict)
+    """Extra keyword options for the viewer factory (e.g. ``beta``, ``noise`` for reference)."""
+    executor: Literal["local", "ray"] = "local"
+    """Where sessions run."""
+    ray_address: str | None = None
+    """``ray.init(address=...)`` for the Ray executor (None: a local Ray)."""
+
+    @field_validator("feed")
+    @classmethod
+    def _known_feed(cls, v: str) -> str:
+        if v not in FEEDS:
+            raise ValueError(f"unknown feed policy {v!r}; choose one of {list(FEEDS)}")
+        return v
+
+    @field_validator("models")
+    @classmethod
+    def _some_model(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or any(not m.strip() for m in v):
+            raise ValueError(f"models must be non-empty strings, got {v!r}")
+        return v
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define what the run computes (compared on resume)."""
+        data = self.model_dump(mode="json", exclude=set(RUNTIME_FIELDS))
+        return data
+
+    def differences(self, other: dict[str, Any]) -> list[str]:
+        """``field: ours != theirs`` for every identity field that differs from ``other`` (a
+        manifest's stored config)."""
+        mine = self.identity()
+        keys = sorted(set(mine) | (set(other) - RUNTIME_FIELDS))
+        return [
+            f"{k}: {other.get(k)!r} in the manifest, {mine.get(k)!r} now"
+            for k in keys
+            if mine.get(k) != other.get(k)
+        ]
