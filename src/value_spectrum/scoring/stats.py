@@ -1,0 +1,179 @@
+"""Statistics for scoring: an L2-regularised logistic regression (Newton / IRLS), a seeded
+cluster bootstrap, and a few small helpers that keep "cannot compute" explicit as NaN.
+
+Everything takes its randomness from a ``numpy.random.Generator`` built from a seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+DEFAULT_L2 = 1.0
+"""Default ridge strength on the value weights (the intercept is not penalised)."""
+
+
+@dataclass(frozen=True)
+class LogisticFit:
+    """A fitted logistic regression ``P(y=1) = sigmoid(intercept + X @ weights)``."""
+
+    weights: np.ndarray
+    """One weight per column of X."""
+    intercept: float
+    """The intercept, on the original (uncentred) columns."""
+    iterations: int
+    """Newton steps taken."""
+    converged: bool
+    """Whether the step size fell below the tolerance."""
+
+
+def _penalised_loglik(a: np.ndarray, y: np.ndarray, beta: np.ndarray, pen: np.ndarray) -> float:
+    eta = a @ beta
+    # log(1 + e^eta) computed stably
+    ll = float(y @ eta - np.logaddexp(0.0, eta).sum())
+    return ll - 0.5 * float(beta @ (pen * beta))
+
+
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, *, l2: float = DEFAULT_L2, max_iter: int = 100, tol: float = 1e-9
+) -> LogisticFit:
+    """Ridge-penalised logistic regression by Newton's method with step halving.
+
+    Maximises ``sum log-likelihood - l2/2 * ||weights||^2``. Columns are centred internally
+    so that the unpenalised intercept does not interact with the penalty.
+
+    Args:
+        x: Shape ``(n, p)`` design (no intercept column).
+        y: Shape ``(n,)`` of 0/1.
+        l2: Ridge strength (> 0 keeps the problem strictly convex in the weights).
+        max_iter: Newton steps at most.
+        tol: Stop when the largest step component is below this.
+
+    Raises:
+        ValueError: on shape mismatch, an empty design, or ``y`` without both classes.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.ndim != 2 or y.shape != (x.shape[0],) or x.shape[0] == 0:
+        raise ValueError(f"bad shapes: x {x.shape}, y {y.shape}")
+    rate = float(y.mean())
+    if rate in (0.0, 1.0):
+        raise ValueError("y has a single class; the logistic fit is undefined")
+    n, p = x.shape
+    means = x.mean(axis=0)
+    a = np.column_stack([np.ones(n), x - means])
+    pen = np.full(p + 1, float(l2))
+    pen[0] = 0.0
+    beta = np.zeros(p + 1)
+    beta[0] = math.log(rate / (1.0 - rate))
+    current = _penalised_loglik(a, y, beta, pen)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported
+        mu = expit(a @ beta)
+        w = mu * (1.0 - mu)
+        grad = a.T @ (y - mu) - pen * beta
+        hess = (a * w[:, None]).T @ a + np.diag(pen) + 1e-10 * np.eye(p + 1)
+        step = np.linalg.solve(hess, grad)
+        t = 1.0
+        while True:
+            cand = beta + t * step
+            val = _penalised_loglik(a, y, cand, pen)
+            if val >= current - 1e-12 or t < 1e-6:
+                break
+            t *= 0.5
+        beta, current = cand, val
+        if float(np.max(np.abs(t * step))) < tol:
+            converged = True
+            break
+    weights = beta[1:].copy()
+    return LogisticFit(
+        weights=weights,
+        intercept=float(beta[0] - means @ weights),
+        iterations=it,
+        converged=converged,
+    )
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A percentile bootstrap interval per component; NaN where it could not be computed."""
+
+    low: np.ndarray
+    """Lower bounds."""
+    high: np.ndarray
+    """Upper bounds."""
+    n_ok: int
+    """Resamples whose statistic could be computed."""
+    unit: str
+    """What was resampled: 'sessions' or 'decisions'."""
+
+
+def cluster_bootstrap(
+    clusters: Sequence[np.ndarray],
+    statistic: Callable[[np.ndarray], np.ndarray | None],
+    *,
+    n_boot: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+    unit: str = "sessions",
+) -> Interval:
+    """Percentile interval of ``statistic`` over resamples of whole clusters (sessions).
+
+    ``clusters`` is a list of index arrays (one per session) into the caller's data; each
+    resample draws as many clusters with replacement and concatenates their indices.
+    ``statistic`` returns None when a resample cannot be scored (e.g. all likes); such
+    resamples are dropped and counted. With fewer than 20 usable resamples the bounds are NaN.
+    """
+    rng = np.random.default_rng(seed)
+    k = len(clusters)
+    draws: list[np.ndarray] = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, k, size=k)
+        idx = np.concatenate([clusters[i] for i in pick]) if k else np.array([], dtype=int)
+        value = statistic(idx)
+        if value is not None and np.all(np.isfinite(value)):
+            draws.append(np.atleast_1d(np.asarray(value, dtype=np.float64)))
+    if len(draws) < 20:
+        shape = np.atleast_1d(np.asarray(statistic(np.concatenate(clusters)) if k else np.nan)).shape
+        nan = np.full(shape, np.nan)
+        return Interval(low=nan, high=nan.copy(), n_ok=len(draws), unit=unit)
+    stack = np.vstack(draws)
+    alpha = (1.0 - level) / 2.0
+    return Interval(
+        low=np.quantile(stack, alpha, axis=0),
+        high=np.quantile(stack, 1.0 - alpha, axis=0),
+        n_ok=len(draws),
+        unit=unit,
+    )
+
+
+def slope_per(xs: Sequence[float], ys: Sequence[float], per: float = 100.0) -> float:
+    """Least-squares slope of ys on xs, scaled to a change per ``per`` units of x; NaN with
+    fewer than two finite points or no spread in x."""
+    pts = [(float(a), float(b)) for a, b in zip(xs, ys, strict=True) if math.isfinite(b)]
+    if len(pts) < 2:
+        return math.nan
+    xa = np.array([p[0] for p in pts])
+    ya = np.array([p[1] for p in pts])
+    if float(np.ptp(xa)) == 0.0:
+        return math.nan
+    xc = xa - xa.mean()
+    return float((xc @ (ya - ya.mean())) / (xc @ xc) * per)
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """``x`` when it is a finite number, else None (for JSON)."""
+    if x is None or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+def nanmedian(xs: Sequence[float | None]) -> float | None:
+    """Median of the finite entries, or None when there are none."""
+    vals = [float(x) for x in xs if x is not None and math.isfinite(x)]
+    return float(np.median(vals)) if vals else None
