@@ -7,7 +7,7 @@ Thin over :mod:`value_spectrum.personas`; the library is imported inside each co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,10 +27,13 @@ def _bar(x: float) -> str:
 
 
 def list_personas(
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
-    tag: str | None = typer.Option(
-        None, "--tag", help="Only personas with this tag (archetype, paper, mixed, conflicting)."
-    ),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array instead of a table.")
+    ] = False,
+    tag: Annotated[
+        str | None,
+        typer.Option(help="Only personas with this tag (archetype, paper, mixed, conflicting)."),
+    ] = None,
 ) -> None:
     """List the built-in personas: id, name, tags and top three values."""
     from rich.table import Table
@@ -57,7 +60,9 @@ def _show_table(persona: Persona) -> None:
 
     from value_spectrum.values import VALUES, circle_fit
 
-    console.print(f"[bold]{persona.name}[/]  [cyan]{persona.id}[/]  [magenta]{', '.join(persona.tags)}[/]")
+    console.print(
+        f"[bold]{persona.name}[/]  [cyan]{persona.id}[/]  [magenta]{', '.join(persona.tags)}[/]"
+    )
     if persona.description:
         console.print(persona.description, highlight=False)
     if persona.demographics:
@@ -90,8 +95,13 @@ def _show_table(persona: Persona) -> None:
 
 
 def show(
-    persona: str = typer.Argument(..., help="A built-in persona id, or a YAML/JSON persona file."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    persona: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID_OR_FILE", help="A built-in persona id, or a YAML/JSON persona file."
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show one persona: its traits and target value profile."""
     from value_spectrum.personas.loading import PersonaError, get_persona, persona_record
@@ -107,10 +117,18 @@ def show(
 
 
 def validate(
-    files: list[Path] = typer.Argument(..., help="Persona (or, with --instrument, instrument) files."),
-    instrument: bool = typer.Option(
-        False, "--instrument", help="Check questionnaire instrument files instead of personas."
-    ),
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE...", help="Persona (or, with --instrument, instrument) files."
+        ),
+    ],
+    instrument: Annotated[
+        bool,
+        typer.Option(
+            "--instrument", help="Check questionnaire instrument files instead of personas."
+        ),
+    ] = False,
 ) -> None:
     """Check files; print `ok: FILE (N personas)` per valid file and one line per problem.
 
@@ -129,7 +147,10 @@ def validate(
                 console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
                 continue
             console.print(
-                f"ok: {path} ({len(inst.items)} items)", markup=False, highlight=False, soft_wrap=True
+                f"ok: {path} ({len(inst.items)} items)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
             )
             continue
         result = check_file(path)
@@ -145,7 +166,9 @@ def validate(
                 soft_wrap=True,
             )
     if problems:
-        err_console.print(f"{problems} problem{'s' if problems != 1 else ''} found", highlight=False)
+        err_console.print(
+            f"{problems} problem{'s' if problems != 1 else ''} found", highlight=False
+        )
         raise typer.Exit(EXIT_PARTIAL)
 
 

@@ -70,9 +70,7 @@ def read_data(path: Path, error: type[DataFileError]) -> Any:
         raise error(f"{path}: invalid YAML{where}: {one_line(str(problem))}") from None
 
 
-def validation_message(
-    source: str, exc: ValidationError, prefix: Sequence[int | str] = ()
-) -> str:
+def validation_message(source: str, exc: ValidationError, prefix: Sequence[int | str] = ()) -> str:
     """The first error of a pydantic :class:`ValidationError` as one line.
 
     Args:

@@ -284,8 +284,7 @@ def get_persona(id_or_path: str | Path) -> Persona:
     close = difflib.get_close_matches(spec, list(by_id), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise PersonaError(
-        f"unknown persona {spec!r}{hint} (see `value-spectrum personas list`, or pass a "
-        "YAML file)"
+        f"unknown persona {spec!r}{hint} (see `value-spectrum personas list`, or pass a YAML file)"
     )
 
 
