@@ -120,7 +120,7 @@ def validate(
     files: Annotated[
         list[Path],
         typer.Argument(
-            metavar="FILE...", help="Persona (or, with --instrument, instrument) files."
+            metavar="FILE", help="Persona (or, with --instrument, instrument) files."
         ),
     ],
     instrument: Annotated[

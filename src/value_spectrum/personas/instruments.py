@@ -97,7 +97,7 @@ def parse_instrument(data: Any, source: str) -> Instrument:
     for point in inst.anchors:
         if not inst.scale_min <= point <= inst.scale_max:
             raise InstrumentError(
-                f"{source}: field {field_path(['anchors', point])!r}: anchor outside the scale "
+                f"{source}: field {field_path(['anchors', str(point)])!r}: anchor outside the scale "
                 f"{inst.scale_min}-{inst.scale_max} (got {point!r})"
             )
     return inst
