@@ -1,10 +1,40 @@
-"""`value-spectrum export`: placeholder until its issue lands."""
+"""`value-spectrum export RUN_DIR`: one row per decision, as JSONL (default), CSV or Parquet."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from value_spectrum.cli._console import err_console, fail
 
-def export() -> None:
-    """Not built yet."""
-    raise typer.Exit(2)
+
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `value-spectrum simulate`.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl | csv | parquet.")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout (required for parquet).")] = None,
+) -> None:
+    """Export every decision of a run as tidy rows (pandas: ``pd.read_json(f, lines=True)``)."""
+    from value_spectrum.runner.export import export_rows, write_rows
+    from value_spectrum.runner.rundir import RunDirError
+
+    if fmt not in ("jsonl", "csv", "parquet"):
+        fail(f"--format: unknown format {fmt!r}; choose jsonl, csv or parquet")
+    if fmt == "parquet" and output is None:
+        fail("--format parquet needs --output FILE")
+    try:
+        rows = export_rows(run_dir)
+        n = write_rows(rows, fmt, output if output is not None else sys.stdout)  # type: ignore[arg-type]
+    except RunDirError as exc:
+        fail(str(exc))
+    except BrokenPipeError:  # `export RUN | head`: the reader left; that is not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+    except OSError as exc:
+        fail(f"{output}: {exc.strerror or exc}")
+    if output is not None:
+        err_console.print(f"{n} rows -> {output}", highlight=False)

@@ -1,10 +1,172 @@
-"""`value-spectrum simulate`: placeholder until its issue lands."""
+"""`value-spectrum simulate`: run (or continue) a batch of feed sessions.
+
+Thin over :func:`value_spectrum.runner.local.run_batch`; the runner is imported inside the
+command so that ``value-spectrum --help`` stays cheap.
+"""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+from value_spectrum.cli._console import EXIT_PARTIAL, console, err_console, fail, print_json
 
-def simulate() -> None:
-    """Not built yet."""
-    raise typer.Exit(2)
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from value_spectrum.records import Step, Trajectory
+    from value_spectrum.runner.summary import RunSummary
+
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT), as shells expect."""
+
+
+class _Bars:
+    """rich progress bars on stderr: sessions, decisions, tokens and cost."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.sessions: TaskID | None = None
+        self.decisions: TaskID | None = None
+        self.tokens = 0
+        self.cost = 0.0
+
+    def on_plan(self, sessions: int, already_done: int, steps_per_session: int) -> None:
+        self.sessions = self.progress.add_task("sessions", total=sessions, completed=already_done, info="")
+        todo = (sessions - already_done) * steps_per_session
+        self.decisions = self.progress.add_task("decisions", total=todo, info="")
+
+    def on_step(self, step: Step) -> None:
+        self.tokens += step.usage.prompt_tokens + step.usage.completion_tokens
+        self.cost += step.usage.cost_usd
+        assert self.decisions is not None
+        self.progress.update(
+            self.decisions, advance=1, info=f"{self.tokens:,} tokens  ${self.cost:.4f}"
+        )
+
+    def on_session_end(self, trajectory: Trajectory) -> None:
+        assert self.sessions is not None
+        self.progress.update(self.sessions, advance=1)
+
+
+def _print_summary(s: RunSummary) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    done = f"{s.sessions_finished}/{s.sessions_planned}"
+    detail = f"{s.sessions_run} now, {s.sessions_skipped} already done"
+    if s.sessions_resumed:
+        detail += f", {s.sessions_resumed} resumed"
+    table.add_row("sessions", f"{done}  ({detail})")
+    if s.status_counts.get("error"):
+        table.add_row("ended in error", str(s.status_counts["error"]))
+    table.add_row("decisions", f"{s.decisions}  ({s.decisions_this_run} now)")
+    table.add_row("outcomes", "  ".join(f"{k} {v}" for k, v in s.outcomes.items()))
+    table.add_row("like rate", "n/a" if s.like_rate is None else f"{s.like_rate:.1%}")
+    table.add_row("tokens", f"{s.prompt_tokens:,} in, {s.completion_tokens:,} out")
+    table.add_row("cost", f"${s.cost_usd:.4f}  (${s.cost_usd_this_run:.4f} now)")
+    table.add_row("time", f"{s.elapsed_s:.1f} s")
+    table.add_row("run directory", s.run_dir)
+    console.print(table)
+    for line in s.corrupt:
+        err_console.print(f"[yellow]redone:[/] {line}", highlight=False)
+    for line in s.sessions_failed:
+        err_console.print(f"[red]failed:[/] {line}", highlight=False)
+    if s.stopped == "budget":
+        err_console.print(
+            f"[yellow]stopped:[/] budget spent; {s.sessions_pending} sessions unfinished. "
+            "Re-run the same command to continue.", highlight=False)
+    elif s.stopped == "interrupt":
+        err_console.print(
+            f"[yellow]interrupted:[/] finished sessions kept; {s.sessions_pending} unfinished. "
+            "Re-run the same command to continue.", highlight=False)
+
+
+def simulate(
+    personas: Annotated[
+        list[str] | None,
+        typer.Option("--personas", "-p", help="Persona id or YAML/JSON file (repeatable). Default: every built-in persona."),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="litellm model string, or 'reference' (repeatable). Default: reference."),
+    ] = None,
+    api_base: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama).")] = None,
+    sessions: Annotated[int, typer.Option(min=1, help="Sessions per (persona, model) pair.")] = 1,
+    steps: Annotated[int, typer.Option(min=1, help="Decisions per session.")] = 30,
+    feed: Annotated[str, typer.Option(help="Feed policy: random | balanced | adaptive | search | replay.")] = "random",
+    modality: Annotated[str, typer.Option(help="What the viewer sees: frames | caption | title.")] = "frames",
+    strategy: Annotated[str, typer.Option(help="Prompt strategy: plain | simple | isq | values.")] = "simple",
+    seed: Annotated[int, typer.Option(help="Run seed; every session seed derives from it.")] = 0,
+    concurrency: Annotated[int, typer.Option(min=1, help="Sessions at once.")] = 8,
+    max_cost: Annotated[float | None, typer.Option(min=0.0, help="Budget in USD for this invocation; stops cleanly when spent.")] = None,
+    probe_every: Annotated[int, typer.Option(min=0, help="Questionnaire probe every K turns (0: none).")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/sim-<hash of the options>).")] = None,
+    corpus: Annotated[str | None, typer.Option(help="Corpus directory (default: the demo corpus).")] = None,
+    embedder: Annotated[str, typer.Option(help="Embedder for the adaptive and search feeds: auto | clip | text | fake.")] = "auto",
+    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature of model viewers.")] = 0.0,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Response cache for deterministic requests.")] = True,
+    latency: Annotated[bool, typer.Option("--latency/--no-latency", help="Record decision wall times (off: byte-identical reruns).")] = True,
+    executor: Annotated[str, typer.Option(help="local | ray.")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address for --executor ray.")] = None,
+    force_new: Annotated[bool, typer.Option("--force-new", help="Move an existing run in --out aside and start afresh.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run persona viewers through feeds of short videos; re-running the same command continues."""
+    import asyncio
+
+    from pydantic import ValidationError
+    from rich.logging import RichHandler
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from value_spectrum.runner.config import RunConfig
+    from value_spectrum.runner.local import run_batch
+    from value_spectrum.runner.rundir import RunDirError
+    from value_spectrum.runner.services import Services
+
+    logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=err_console, show_path=False)], format="%(message)s")
+    options: dict[str, Any] = dict(
+        personas=tuple(personas or ()), models=tuple(model or ("reference",)), api_base=api_base,
+        sessions=sessions, steps=steps, feed=feed, modality=modality, strategy=strategy, seed=seed,
+        concurrency=concurrency, max_cost=max_cost, probe_every=probe_every, out=out, corpus=corpus,
+        embedder=embedder, temperature=temperature, cache=cache, record_latency=latency,
+        executor=executor, ray_address=ray_address,
+    )
+    try:
+        config = RunConfig(**options)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "options"
+        fail(f"--{name.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})")
+    try:
+        services = Services(config)
+    except (ValueError, OSError, RuntimeError) as exc:
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+    progress = Progress(
+        TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"), console=err_console, disable=quiet or as_json, transient=False,
+    )
+    try:
+        with progress:
+            summary = asyncio.run(
+                run_batch(config, services=services, observer=_Bars(progress), force_new=force_new, handle_signals=True)
+            )
+    except RunDirError as exc:
+        fail(str(exc))
+    except ImportError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        _print_summary(summary)
+    if summary.stopped == "interrupt":
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if summary.sessions_failed:
+        raise typer.Exit(EXIT_PARTIAL)
