@@ -101,6 +101,11 @@ class Corpus:
             return self._media(video)
         return ()
 
+    def has_video(self, video: Video) -> bool:
+        """Whether ``video`` has a video file (the demo corpus overrides this: there, one card
+        in ten gets a rendered MP4). Cheap: renders nothing."""
+        return video.video_path is not None
+
     def video_file(self, video: Video) -> Path | None:
         """Absolute path of the video file, when the card has one."""
         if video.video_path is None:

@@ -1,0 +1,332 @@
+"""Import a user's folder of short videos and screenshots as a corpus directory.
+
+``import_collection(src, out)`` walks ``src`` recursively for videos (``.mp4``, ``.webm``,
+``.mov``: K keyframes are sampled with PyAV and the file is copied) and screenshots (``.jpg``,
+``.jpeg``, ``.png``, ``.webp``: one still per video, as in the paper, verified and re-encoded
+as PNG). Metadata comes from a same-name JSON sidecar (``clip.json`` or ``clip.mp4.json``) and/or
+a CSV/JSONL manifest; the sidecar wins field by field.
+
+One bad item (a truncated or fake video, an unreadable image, a sidecar with a bad field) is
+rejected with its path and reason; the rest is imported. The input folder is never written to
+and nothing is written outside ``out``: the new corpus is built in a staging folder inside
+``out`` and swapped in at the end, replacing a previous import's ``corpus.jsonl`` and
+``media/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps
+
+from value_spectrum.records import Video
+from value_spectrum.retrieval._files import atomic_write_text
+from value_spectrum.retrieval.corpus import CORPUS_FILE
+from value_spectrum.retrieval.keyframes import (
+    DEFAULT_KEYFRAMES,
+    MediaError,
+    sample_keyframes,
+    video_duration,
+)
+from value_spectrum.retrieval.metadata import (
+    MetadataError,
+    build_video,
+    normalise_metadata,
+    read_manifest,
+    read_sidecar,
+)
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".webm", ".mov"})
+"""Video files the importer reads."""
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+"""Screenshot files the importer reads."""
+
+MEDIA_DIR = "media"
+"""Folder of imported media inside the corpus directory."""
+
+_STAGING_PREFIX = ".import-"
+
+
+class ImportUsageError(ValueError):
+    """The import cannot start: a missing folder, overlapping folders, nothing to import."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One item that was not imported."""
+
+    path: str
+    """The media file (or manifest line) as the user would name it."""
+    reason: str
+    """Why, in one line."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did."""
+
+    out: Path
+    """The corpus directory."""
+    imported: tuple[str, ...]
+    """Ids of the imported items, in corpus order."""
+    rejected: tuple[Rejection, ...] = field(default=())
+    """Items left out, with reasons."""
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"imported": N, "rejected": [{"path": ..., "reason": ...}]}``."""
+        return {
+            "imported": len(self.imported),
+            "rejected": [{"path": r.path, "reason": r.reason} for r in self.rejected],
+        }
+
+
+@dataclass
+class _Item:
+    path: Path
+    rel: str
+    kind: str  # "video" | "image"
+    fields: dict[str, Any]
+    explicit_id: bool
+
+
+def find_media(src: Path) -> list[Path]:
+    """Media files under ``src`` (recursively, sorted), skipping hidden files and folders."""
+    found = []
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES:
+            found.append(path)
+    return found
+
+
+def _sidecar(path: Path) -> Path | None:
+    for candidate in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _slug(stem: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")
+    return slug[:100] or "item"
+
+
+def _check_folders(src: Path, out: Path) -> None:
+    if not src.is_dir():
+        raise ImportUsageError(f"{src}: no such folder")
+    s, o = src.resolve(), out.resolve()
+    if o == s or s in o.parents or o in s.parents:
+        raise ImportUsageError(
+            f"--out {out} and the imported folder {src} must not contain each other"
+        )
+    if o.exists() and not o.is_dir():
+        raise ImportUsageError(f"--out {out}: exists and is not a folder")
+    if (
+        o.is_dir()
+        and not (o / CORPUS_FILE).is_file()
+        and any(p for p in o.iterdir() if not p.name.startswith(_STAGING_PREFIX))
+    ):
+        raise ImportUsageError(
+            f"--out {out}: a non-empty folder that is not a corpus; refusing to write into it"
+        )
+
+
+def _image_still(path: Path, dest: Path) -> None:
+    try:
+        with Image.open(path) as img:
+            img.load()
+            still = ImageOps.exif_transpose(img).convert("RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise MediaError(f"not a readable image ({' '.join(str(exc).split())})") from None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    still.save(dest, format="PNG")
+
+
+def _import_one(item: _Item, video_id: str, stage: Path, k: int) -> Video:
+    rel_dir = Path(MEDIA_DIR) / video_id
+    folder = stage / rel_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    fields = dict(item.fields, id=video_id, source=str(item.path.resolve()))
+    if item.kind == "image":
+        _image_still(item.path, folder / "kf-0.png")
+        fields["keyframes"] = ((rel_dir / "kf-0.png").as_posix(),)
+        fields.setdefault("duration_s", 0.0)
+    else:
+        frames = sample_keyframes(item.path, k)
+        names = []
+        for i, frame in enumerate(frames):
+            frame.save(folder / f"kf-{i}.png", format="PNG")
+            names.append((rel_dir / f"kf-{i}.png").as_posix())
+        target = folder / f"video{item.path.suffix.lower()}"
+        shutil.copyfile(item.path, target)
+        fields["keyframes"] = tuple(names)
+        fields["video_path"] = (rel_dir / target.name).as_posix()
+        if "duration_s" not in fields:
+            fields["duration_s"] = round(video_duration(item.path), 3)
+    return build_video(fields)
+
+
+def _collect(
+    src: Path, shown: Path, manifest: Path | None, rejected: list[Rejection]
+) -> list[_Item]:
+    """Pair every media file with its metadata; items with bad metadata are rejected here."""
+    media = find_media(src)
+    by_rel = {p.relative_to(src).as_posix(): p for p in media}
+    rows: dict[str, tuple[str, dict[str, Any]]] = {}
+    if manifest is not None:
+        try:
+            entries, bad = read_manifest(manifest)
+        except MetadataError as exc:
+            raise ImportUsageError(str(exc)) from None
+        rejected.extend(Rejection(where, reason) for where, reason in bad)
+        for row in entries:
+            if row.file not in by_rel:
+                rejected.append(Rejection(row.where, f"no media file {row.file!r} in {shown}"))
+            elif row.file in rows:
+                rejected.append(
+                    Rejection(row.where, f"{row.file!r} already listed at {rows[row.file][0]}")
+                )
+            else:
+                rows[row.file] = (row.where, row.fields)
+    items = []
+    for rel, path in by_rel.items():
+        name = str(shown / rel)
+        try:
+            fields: dict[str, Any] = {}
+            if rel in rows:
+                where, raw = rows[rel]
+                fields.update(normalise_metadata(raw, f"{where}: "))
+            side = _sidecar(path)
+            if side is not None:
+                fields.update(read_sidecar(side))
+            # type errors now, before any decoding
+            build_video({"id": "probe", **fields}, "metadata: ")
+        except MetadataError as exc:
+            rejected.append(Rejection(name, str(exc)))
+            continue
+        kind = "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
+        items.append(_Item(path, rel, kind, fields, "id" in fields))
+    return items
+
+
+def _assign_ids(
+    items: list[_Item], shown: Path, rejected: list[Rejection]
+) -> list[tuple[_Item, str]]:
+    """Metadata ids first (a repeated one is rejected), then unique slugs of file stems."""
+    taken: dict[str, str] = {}
+    kept: list[tuple[_Item, str]] = []
+    for item in items:
+        if item.explicit_id:
+            ident = str(item.fields["id"])
+            if ident in taken:
+                rejected.append(
+                    Rejection(
+                        str(shown / item.rel), f"duplicate id {ident!r} (also {taken[ident]})"
+                    )
+                )
+                continue
+            taken[ident] = str(shown / item.rel)
+    for item in items:
+        if item.explicit_id:
+            if taken.get(str(item.fields["id"])) == str(shown / item.rel):
+                kept.append((item, str(item.fields["id"])))
+            continue
+        base = _slug(item.path.stem)
+        ident, n = base, 2
+        while ident in taken:
+            ident, n = f"{base}-{n}", n + 1
+        taken[ident] = str(shown / item.rel)
+        kept.append((item, ident))
+    kept.sort(key=lambda pair: pair[0].rel)
+    return kept
+
+
+def _swap_in(stage: Path, out: Path, lines: list[str]) -> None:
+    """Replace ``out``'s media and card file with the staged ones."""
+    old_media = out / MEDIA_DIR
+    trash = None
+    if old_media.exists():
+        trash = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX + "old-", dir=out))
+        old_media.rename(trash / MEDIA_DIR)
+    staged_media = stage / MEDIA_DIR
+    staged_media.mkdir(exist_ok=True)
+    staged_media.rename(old_media)
+    atomic_write_text(out / CORPUS_FILE, "".join(f"{line}\n" for line in lines))
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def import_collection(
+    src: Path,
+    out: Path,
+    *,
+    keyframes: int = DEFAULT_KEYFRAMES,
+    manifest: Path | None = None,
+    on_item: Callable[[str], None] | None = None,
+) -> ImportResult:
+    """Import the media under ``src`` into the corpus directory ``out``.
+
+    Args:
+        src: The folder to import (read only).
+        out: The corpus directory: missing, empty, or a previous import (replaced).
+        keyframes: Keyframes sampled from each video (screenshots give one).
+        manifest: Optional CSV/JSONL manifest; its ``file`` column is relative to ``src``.
+        on_item: Called with each media path as it is processed (for progress display).
+
+    Returns:
+        The imported ids and the rejected items. When nothing could be imported, ``out`` is
+        left as it was.
+
+    Raises:
+        ImportUsageError: ``src`` is missing, the folders overlap, ``out`` is an unrelated
+            non-empty folder, the manifest is unusable, or there is no media file at all.
+    """
+    if keyframes < 1:
+        raise ImportUsageError(f"--keyframes must be at least 1, got {keyframes!r}")
+    _check_folders(src, out)
+    rejected: list[Rejection] = []
+    items = _collect(src, src, manifest, rejected)
+    if not items and not rejected:
+        raise ImportUsageError(
+            f"{src}: nothing to import (no {', '.join(sorted(VIDEO_SUFFIXES | IMAGE_SUFFIXES))} files)"
+        )
+    pairs = _assign_ids(items, src, rejected)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out))
+    try:
+        lines: list[str] = []
+        ids: list[str] = []
+        for item, video_id in pairs:
+            if on_item is not None:
+                on_item(str(src / item.rel))
+            try:
+                video = _import_one(item, video_id, stage, keyframes)
+            except (MediaError, MetadataError, OSError) as exc:
+                reason = str(exc).replace(f"{item.path}: ", "")
+                rejected.append(Rejection(str(src / item.rel), reason))
+                shutil.rmtree(stage / MEDIA_DIR / video_id, ignore_errors=True)
+                log.info("rejected %s: %s", item.path, reason)
+                continue
+            lines.append(video.model_dump_json())
+            ids.append(video_id)
+        if ids:
+            _swap_in(stage, out, lines)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created and not ids:
+            shutil.rmtree(out, ignore_errors=True)
+    rejected.sort(key=lambda r: r.path)
+    return ImportResult(out=out, imported=tuple(ids), rejected=tuple(rejected))
