@@ -1,0 +1,121 @@
+"""Terminal tables (rich) for reports and benchmarks: the only printing in the scoring room.
+
+Functions build ``rich`` renderables; the CLI decides where they go.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from value_spectrum.scoring.report import PreferenceReport, Report
+from value_spectrum.values import VALUE_IDS
+
+
+def _f(x: Any, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "[dim]n/a[/]"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def summary_table(report: Report) -> Table:
+    """Run-wide figures."""
+    s = report.summary
+    t = Table(title=f"Run {report.run_id} ({report.kind})", show_header=False)
+    t.add_column("what")
+    t.add_column("value", justify="right")
+    t.add_row("groups (persona x model)", str(s.n_groups))
+    t.add_row("sessions", str(s.n_sessions))
+    t.add_row("scored decisions", str(s.n_decisions))
+    t.add_row("outcomes", ", ".join(f"{k} {v}" for k, v in s.outcomes.items()))
+    t.add_row("median alignment", _f(s.median_alignment))
+    t.add_row("median recovery", _f(s.median_recovery))
+    t.add_row("cannot score", str(s.cannot_score_groups))
+    return t
+
+
+def groups_table(report: Report, *, wide: bool = True) -> Table:
+    """One row per persona x model; ``wide`` adds the alignment's 95% bootstrap interval and
+    the drift slope (narrow terminals get the rest)."""
+    t = Table(title="Persona x model", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    t.add_column("persona", no_wrap=True, max_width=22)
+    t.add_column("model", no_wrap=True, max_width=16)
+    cols = ("n", "like%", "align", "95% CI", "recov", "stab", "drift", "steer", "fail")
+    for col in cols:
+        if wide or col not in ("95% CI", "drift"):
+            t.add_column(col, justify="right", no_wrap=True)
+    for g in report.groups:
+        fails = sum(v for k, v in g.outcomes.items() if k not in ("like", "skip"))
+        align = _f(g.alignment) if g.alignment is not None else "[yellow]n/a[/]"
+        ci = "" if g.alignment_ci is None else f"[dim]{_f(g.alignment_ci[0])}..{_f(g.alignment_ci[1])}[/]"
+        row = [
+            g.persona_id, g.model, str(g.n_decisions), _f(g.like_rate_overall, 1),
+            align, ci, _f(g.recovery), _f(g.consistency.get("stability")),
+            _f(g.consistency.get("drift_slope_per_100")), _f(g.steerability_pp, 1),
+            str(fails) if fails == 0 else f"[red]{fails}[/]",
+        ]
+        t.add_row(*(c for col, c in zip(("p", "m", *cols), row, strict=True) if wide or col not in ("95% CI", "drift")))
+    return t
+
+
+def reasons_table(report: Report) -> Table | None:
+    """Groups that cannot be scored, with the reason (None when every group scored)."""
+    bad = [g for g in report.groups if g.revealed is None or g.alignment is None]
+    if not bad:
+        return None
+    t = Table(title="Cannot score", pad_edge=False)
+    t.add_column("persona", no_wrap=True)
+    t.add_column("model", no_wrap=True)
+    t.add_column("reason")
+    for g in bad:
+        t.add_row(g.persona_id, g.model, g.revealed_reason or g.alignment_reason)
+    return t
+
+
+def preference_table(prefs: list[PreferenceReport], reference: Mapping[str, Mapping[str, float]]) -> Table:
+    """Per-value % yes of each model, beside the paper's models (approximate figures)."""
+    t = Table(title="Preference: % yes per value (ours, then the paper's, approximate)")
+    t.add_column("model")
+    for v in VALUE_IDS:
+        t.add_column(v.replace("_", "-")[:9], justify="right")
+    t.add_column("mean", justify="right")
+    t.add_column("SD", justify="right")
+    t.add_column("abstain", justify="right")
+    for p in prefs:
+        t.add_row(f"[bold]{p.model}[/]", *(_f(p.scores[v], 1) for v in VALUE_IDS), _f(p.mean, 1), _f(p.sd, 1),
+                  str(sum(p.abstain.values())))
+    for model, row in reference.items():
+        vals = [row[v] for v in VALUE_IDS]
+        mean = sum(vals) / len(vals)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in vals) / (len(vals) - 1))
+        t.add_row(f"[dim]{model}[/]", *(f"[dim]{x:.0f}[/]" for x in vals), f"[dim]{mean:.1f}[/]", f"[dim]{sd:.1f}[/]", "")
+    return t
+
+
+def report_renderables(report: Report, *, width: int = 120) -> RenderableType:
+    """Everything the terminal report shows, laid out for a terminal ``width`` columns wide."""
+    parts: list[RenderableType] = [summary_table(report)]
+    if report.preference:
+        parts.append(preference_table(report.preference, report.reference))
+        parts.append(Text(report.citation, style="dim"))
+    if report.groups:
+        parts.append(groups_table(report, wide=width >= 110))
+        reasons = reasons_table(report)
+        if reasons is not None:
+            parts.append(reasons)
+        parts.append(Text("align: Spearman of revealed vs target; recov: vs the injected profile (reference "
+                          "viewer); stab: mean correlation between windows; drift: alignment change per 100 "
+                          "turns; steer: like-ratio change, first to last window (pp)", style="dim"))
+    for p in report.problems:
+        parts.append(Text(f"unreadable: {p}", style="yellow"))
+    if not report.labels_available:
+        parts.append(Text("no labels.json in the run directory: revealed profiles cannot be computed", style="yellow"))
+    return Group(*parts)
