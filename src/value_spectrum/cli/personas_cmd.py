@@ -119,9 +119,7 @@ def show(
 def validate(
     files: Annotated[
         list[Path],
-        typer.Argument(
-            metavar="FILE", help="Persona (or, with --instrument, instrument) files."
-        ),
+        typer.Argument(metavar="FILE", help="Persona (or, with --instrument, instrument) files."),
     ],
     instrument: Annotated[
         bool,
