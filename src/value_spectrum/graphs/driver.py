@@ -125,5 +125,8 @@ async def run_session(
     if state is not None:
         logger.info("session %s resumes at turn %d", meta.session_id, state.get("turn", 0))
     inp = None if state is not None else initial_state()
-    final = await graph.ainvoke(inp, config, context=context, control=control, durability=durability)
+    # durability only means something with a checkpointer (and langgraph 1.2 fails on "sync"
+    # without one)
+    kwargs: dict[str, Any] = {"durability": durability} if graph.checkpointer is not None else {}
+    final = await graph.ainvoke(inp, config, context=context, control=control, **kwargs)
     return trajectory_from_state(final, meta)

@@ -1,0 +1,162 @@
+"""The session graph: shape, a full session, failures as outcomes, probes, drain and resume."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from _sim_fakes import BrokenViewer, CostlyViewer, tiny_corpus, two_personas
+
+from value_spectrum.agents.reference import ReferenceViewer
+from value_spectrum.graphs.driver import SessionMeta, run_session
+from value_spectrum.graphs.feeds import make_feed
+from value_spectrum.graphs.session import SessionContext, build_session_graph
+from value_spectrum.records import Probe, ProbeAnswer
+
+GOLDEN_MERMAID = """\
+---
+config:
+  flowchart:
+    curve: linear
+---
+graph TD;
+\t__start__([<p>__start__</p>]):::first
+\tpick(pick)
+\tdecide(decide)
+\trecord(record)
+\tprobe(probe)
+\t__end__([<p>__end__</p>]):::last
+\t__start__ --> pick;
+\tdecide --> record;
+\tpick -.-> __end__;
+\tpick -.-> decide;
+\tprobe -.-> __end__;
+\tprobe -.-> pick;
+\trecord -.-> __end__;
+\trecord -.-> pick;
+\trecord -.-> probe;
+\tclassDef default fill:#f2f0ff,line-height:1.2
+\tclassDef first fill-opacity:0
+\tclassDef last fill:#bfb6fc
+"""
+
+META = SessionMeta(session_id="s1", persona_id="carer", model="reference", feed="random", seed=7)
+
+
+def context(viewer=None, *, steps: int = 12, feed: str = "random", **kw) -> SessionContext:
+    corpus = tiny_corpus()
+    viewer = viewer or ReferenceViewer({v.id: v.values for v in corpus}, seed=7)
+    return SessionContext(viewer=viewer, corpus=corpus, persona=two_personas()[0],
+                          feed=make_feed(feed, corpus.videos), seed=7, max_steps=steps,
+                          render_keyframes=False, record_latency=False, **kw)
+
+
+def test_graph_shape_snapshot() -> None:
+    assert build_session_graph().get_graph().draw_mermaid() == GOLDEN_MERMAID
+
+
+def test_full_session_is_deterministic() -> None:
+    graph = build_session_graph()
+    a = asyncio.run(run_session(graph, META, context()))
+    b = asyncio.run(run_session(graph, META, context()))
+    assert len(a.steps) == 12 and a.status == "finished"
+    assert [s.turn for s in a.steps] == list(range(12))
+    assert len({s.video_id for s in a.steps}) == 12
+    assert a.model_dump_json() == b.model_dump_json()
+    assert sum(a.outcome_counts().values()) == 12
+
+
+def test_usage_is_summed() -> None:
+    t = asyncio.run(run_session(build_session_graph(), META, context(CostlyViewer(0.5), steps=4)))
+    assert t.usage.cost_usd == pytest.approx(2.0)
+    assert t.usage.prompt_tokens == 40
+    assert [s.outcome.value for s in t.steps] == ["like", "skip", "like", "skip"]
+
+
+def test_one_bad_turn_does_not_poison_the_rest() -> None:
+    t = asyncio.run(run_session(build_session_graph(), META, context(BrokenViewer({2}), steps=6)))
+    outcomes = [s.outcome.value for s in t.steps]
+    assert outcomes == ["skip", "skip", "error", "skip", "skip", "skip"]
+    assert "provider exploded at turn 2" in t.steps[2].error
+    assert t.steps[2].decision is None
+    assert t.status == "finished"
+
+
+def test_consecutive_errors_end_the_session_with_status_error() -> None:
+    ctx = context(BrokenViewer(), steps=20, max_consecutive_errors=3)
+    t = asyncio.run(run_session(build_session_graph(), META, ctx))
+    assert t.status == "error"
+    assert len(t.steps) == 3
+    assert all(s.outcome.value == "error" for s in t.steps)
+    assert "3 errors in a row" in t.error
+
+
+def test_feed_exhaustion_ends_the_session() -> None:
+    t = asyncio.run(run_session(build_session_graph(), META, context(steps=100)))
+    assert len(t.steps) == 40 and t.status == "finished"
+
+
+def test_probe_every_k_turns() -> None:
+    calls: list[int] = []
+
+    async def probe(persona, viewer, after_turn):
+        calls.append(after_turn)
+        return Probe(after_turn=after_turn, instrument="t",
+                     answers=(ProbeAnswer(item_id="i", value="benevolence", rating=5),))
+
+    t = asyncio.run(run_session(build_session_graph(), META, context(steps=7, probe=probe, probe_every=3)))
+    assert calls == [3, 6]
+    assert [p.after_turn for p in t.probes] == [3, 6]
+
+
+def test_a_failing_probe_is_noted_not_fatal() -> None:
+    def probe(persona, viewer, after_turn):
+        raise ValueError("bad instrument")
+
+    t = asyncio.run(run_session(build_session_graph(), META, context(steps=4, probe=probe, probe_every=2)))
+    assert len(t.steps) == 4 and t.probes == ()
+    assert any("bad instrument" in n for n in t.extra["notes"])
+
+
+def test_search_hits_steer_the_search_feed() -> None:
+    class Searcher(CostlyViewer):
+        async def decide(self, persona, observation, *, history=(), search=None):
+            if observation.turn == 0:
+                search("benevolence")
+            return await super().decide(persona, observation, history=history, search=search)
+
+    def search(query: str, k: int = 5, platform=None):
+        return [{"id": "v018"}, {"id": "v028"}]
+
+    ctx = context(Searcher(0.0), steps=4, feed="search", search=search)
+    t = asyncio.run(run_session(build_session_graph(), META, ctx))
+    assert [s.video_id for s in t.steps][1:3] == ["v018", "v028"]
+
+
+def test_drained_session_resumes_to_the_same_trajectory(tmp_path: Path) -> None:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from langgraph.errors import GraphDrained
+    from langgraph.runtime import RunControl
+
+    async def main():
+        full = await run_session(build_session_graph(), META, context(steps=10))
+        async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "c.sqlite")) as saver:
+            graph = build_session_graph(saver)
+            control = RunControl()
+            seen: list[int] = []
+
+            def on_step(step):
+                seen.append(step.turn)
+                if step.turn == 3:
+                    control.request_drain("test")
+
+            with pytest.raises(GraphDrained):
+                await run_session(graph, META, context(steps=10, on_step=on_step), control=control)
+            assert seen == [0, 1, 2, 3]
+            resumed = await run_session(graph, META, context(steps=10, on_step=on_step))
+            assert seen == list(range(10))  # turns 0-3 were not redone
+            return full, resumed
+
+    full, resumed = asyncio.run(main())
+    assert resumed.model_dump_json() == full.model_dump_json()
