@@ -93,8 +93,9 @@ class ChatModel(Protocol):
 class StreamingChatModel(ChatModel, Protocol):
     """A chat model that can also stream text deltas (for the terminal chat)."""
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[str | Usage]:
-        """Text deltas, then one final :class:`Usage`."""
+    def stream(self, request: ChatRequest) -> AsyncIterator[str | ToolCall | Usage]:
+        """Text deltas as they arrive, then any :class:`ToolCall` the model asked for (complete),
+        then one final :class:`Usage`."""
         ...
 
 

@@ -125,12 +125,15 @@ class ScriptedModel:
         """The next scripted reply."""
         return await self._entry(request)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[str | Usage]:
-        """The next scripted reply, word by word, then its usage."""
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str | ToolCall | Usage]:
+        """The next scripted reply, word by word, then its tool calls, then its usage."""
         response = await self._entry(request)
-        words = response.text.split(" ")
-        for i, w in enumerate(words):
-            yield w if i == 0 else " " + w
+        if response.text:
+            words = response.text.split(" ")
+            for i, w in enumerate(words):
+                yield w if i == 0 else " " + w
+        for call in response.tool_calls:
+            yield call
         yield response.usage
 
 
