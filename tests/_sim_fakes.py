@@ -54,6 +54,10 @@ class SlowReference:
     def __init__(self, inner: ReferenceViewer, delay_s: float) -> None:
         self.inner, self.delay_s, self.name = inner, delay_s, "reference"
 
+    def describe(self) -> dict[str, Any]:
+        # the same provenance as the plain reference viewer: the delay changes no decision
+        return self.inner.describe()
+
     async def decide(self, persona: Persona | None, observation: Observation, *,
                      history: Sequence[Step] = (), search: SearchTool | None = None) -> ViewerReply:
         await asyncio.sleep(self.delay_s)

@@ -1,0 +1,91 @@
+"""`value-spectrum simulate` and `value-spectrum export` end to end, offline, on the demo corpus
+with two built-in personas and short sessions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from value_spectrum.cli.app import build_app
+
+PERSONAS = ["--personas", "archetype_benevolence", "--personas", "archetype_power"]
+
+
+@pytest.fixture()
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+def test_simulate_defaults_write_a_run_dir_and_continue(cli: CliRunner, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = build_app()
+    res = cli.invoke(app, ["simulate", "--steps", "5", *PERSONAS, "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["sessions_planned"] == summary["sessions_finished"] == 2
+    assert summary["decisions"] == 10
+    assert sum(summary["outcomes"].values()) == 10
+    run_dir = Path(summary["run_dir"])
+    assert run_dir.parent == Path("runs") and run_dir.name.startswith("sim-")
+    assert (tmp_path / run_dir / "manifest.json").is_file()
+    again = cli.invoke(app, ["simulate", "--steps", "5", *PERSONAS, "--json"])
+    assert again.exit_code == 0
+    second = json.loads(again.stdout)
+    assert second["run_dir"] == summary["run_dir"]
+    assert second["sessions_run"] == 0 and second["sessions_skipped"] == 2
+
+    rows = cli.invoke(app, ["export", str(run_dir)])
+    assert rows.exit_code == 0
+    lines = [json.loads(x) for x in rows.stdout.splitlines()]
+    assert len(lines) == 10
+    assert {"session_id", "turn", "persona_id", "model", "video_id", "outcome", "reason"} <= set(lines[0])
+
+    csv = cli.invoke(app, ["export", str(run_dir), "--format", "csv"])
+    assert len(csv.stdout.splitlines()) == 11
+    pq = tmp_path / "d.parquet"
+    assert cli.invoke(app, ["export", str(run_dir), "-f", "parquet", "-o", str(pq)]).exit_code == 0
+    import pandas as pd
+
+    assert len(pd.read_parquet(pq)) == 10
+
+
+def test_simulate_human_summary(cli: CliRunner, tmp_path: Path) -> None:
+    res = cli.invoke(build_app(), ["simulate", "--steps", "3", "--personas", "family_oriented",
+                                   "--out", str(tmp_path / "r"), "--quiet", "--feed", "balanced"])
+    assert res.exit_code == 0, res.output
+    for word in ("sessions", "decisions", "like rate", "tokens", "cost", "run directory"):
+        assert word in res.stdout
+
+
+def test_simulate_refuses_a_different_config_in_the_same_dir(cli: CliRunner, tmp_path: Path) -> None:
+    app = build_app()
+    out = ["--out", str(tmp_path / "r"), "--personas", "family_oriented", "--quiet"]
+    assert cli.invoke(app, ["simulate", "--steps", "3", *out]).exit_code == 0
+    res = cli.invoke(app, ["simulate", "--steps", "4", *out])
+    assert res.exit_code == 2
+    assert "different config" in res.stderr and "steps: 3 in the manifest, 4 now" in res.stderr
+
+
+def test_bad_options_fail_in_one_line(cli: CliRunner, tmp_path: Path) -> None:
+    app = build_app()
+    res = cli.invoke(app, ["simulate", "--feed", "tiktok", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "unknown feed policy 'tiktok'" in res.stderr
+    res = cli.invoke(app, ["simulate", "--personas", "nobody_at_all", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "nobody_at_all" in res.stderr
+    res = cli.invoke(app, ["export", str(tmp_path / "missing")])
+    assert res.exit_code == 2 and "not a run directory" in res.stderr
+    res = cli.invoke(app, ["export", str(tmp_path), "--format", "parquet"])
+    assert res.exit_code == 2 and "--output" in res.stderr
+
+
+def test_help_loads_no_heavy_library() -> None:
+    code = ("import sys; from value_spectrum.cli import simulate_cmd, export_cmd; "
+            "print(sorted(m for m in ('langgraph', 'litellm', 'torch', 'chromadb') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
