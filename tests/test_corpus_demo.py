@@ -203,3 +203,14 @@ def test_ensure_media_forced_video(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert mp4 is not None
     assert mp4.is_file()
     assert len(keyframes) == 3
+
+
+def test_text_the_font_lacks_is_replaced_not_boxed() -> None:
+    assert media.displayable("junior → senior") == "junior -> senior"
+    assert media.displayable("Café 🎒 crème") == "Cafe creme"
+    assert media.displayable("plain ASCII stays") == "plain ASCII stays"
+    # a card full of such characters still renders deterministically
+    video = card(title="Ünïcödé → ✓ 🎉", on_screen_text="—•—")
+    assert media.png_bytes(media.render_keyframe(video, 0)) == media.png_bytes(
+        media.render_keyframe(video, 0)
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import colorsys
 import hashlib
 import random
+import re
 from collections.abc import Callable
 
 from PIL import ImageDraw
@@ -63,7 +64,7 @@ def topic_palette(topic: str) -> tuple[RGB, RGB, RGB, RGB]:
     """Sky top, sky bottom, ground and accent colours for a topic. Known topic keywords get
     a fixed hue; any other topic gets a hue from its hash, so it is still stable."""
     key = topic.strip().lower()
-    hue = next((h for word, h in _TOPIC_HUES if word in key), None)
+    hue = next((h for word, h in _TOPIC_HUES if _matches(key, word)), None)
     if hue is None:
         digest = hashlib.sha256(f"topic:{key}".encode()).digest()
         hue = int.from_bytes(digest[:4], "big") % 1000 / 1000.0
@@ -244,22 +245,60 @@ def _abstract(
             d.polygon([(x, y + s), (x + s / 2, y), (x + s, y + s)], fill=col)
 
 
+def _pet(
+    d: Draw, rng: random.Random, t: float, accent: RGB, box: tuple[int, int, int, int]
+) -> None:
+    x0, _y0, x1, y1 = box
+    cx = x0 + 60 + (x1 - x0 - 160) * rng.random() + 15 * t
+    fur = hsv(rng.uniform(0.05, 0.12), rng.uniform(0.2, 0.6), rng.uniform(0.5, 0.9))
+    d.ellipse((cx - 60, y1 - 80, cx + 40, y1 - 20), fill=fur)  # body
+    d.ellipse((cx + 20, y1 - 120, cx + 80, y1 - 60), fill=fur)  # head
+    d.polygon([(cx + 24, y1 - 105), (cx + 32, y1 - 135), (cx + 46, y1 - 112)], fill=fur)
+    d.polygon([(cx + 56, y1 - 112), (cx + 70, y1 - 135), (cx + 77, y1 - 105)], fill=fur)
+    d.ellipse((cx + 38, y1 - 98, cx + 44, y1 - 92), fill=(20, 20, 20))
+    d.ellipse((cx + 58, y1 - 98, cx + 64, y1 - 92), fill=(20, 20, 20))
+    tail = -10 + 20 * t
+    d.line((cx - 58, y1 - 55, cx - 85, y1 - 90 + tail), fill=fur, width=8)
+    for k in range(3):  # legs
+        d.rectangle((cx - 45 + 30 * k, y1 - 30, cx - 35 + 30 * k, y1), fill=fur)
+
+
 _MOTIFS: tuple[tuple[tuple[str, ...], Motif], ...] = (
-    (("family", "community", "volunteer", "friend", "people", "kindness", "charity"), _people),
+    (
+        (
+            "family",
+            "community",
+            "volunteer",
+            "friend",
+            "people",
+            "kindness",
+            "charity",
+            "society",
+            "comedy",
+        ),
+        _people,
+    ),
+    (("pet", "animal", "dog", "cat"), _pet),
     (("food", "cook", "recipe"), _plate),
     (("travel", "adventure", "nature", "outdoor", "environment", "climate", "hiking"), _mountains),
-    (("sport", "fitness", "game", "extreme"), _ball),
-    (("tech", "science", "education", "school", "gaming", "ai"), _screen),
+    (("sport", "fitness", "extreme"), _ball),
+    (("tech", "science", "education", "school", "gam", "ai", "coding"), _screen),
     (("finance", "business", "money", "career", "luxury", "invest"), _bars),
-    (("home", "safety", "security", "health", "insurance"), _house),
+    (("home", "safety", "security", "health", "insurance", "lifestyle"), _house),
     (("religion", "tradition", "culture", "heritage", "faith", "holiday"), _arch),
     (("music", "party", "dance", "nightlife", "festival"), _notes),
 )
 
 
+def _matches(topic: str, keyword: str) -> bool:
+    """A keyword matches a topic word that starts with it ("sport" matches "sports")."""
+    return any(word.startswith(keyword) for word in re.split(r"[^a-z0-9]+", topic.lower()) if word)
+
+
 def motif_for(topic: str) -> Motif:
-    key = topic.lower()
+    """The sketch for a topic: the first motif with a keyword matching a topic word, else
+    abstract shapes."""
     for words, motif in _MOTIFS:
-        if any(w in key for w in words):
+        if any(_matches(topic, w) for w in words):
             return motif
     return _abstract

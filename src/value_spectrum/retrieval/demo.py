@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib.resources import files
@@ -51,6 +52,8 @@ VIDEO_NAME = "video.mp4"
 
 STAMP_NAME = "render.json"
 """Marker written after a card's media are complete; it records the renderer version."""
+
+_RENDER_LOCK = threading.Lock()
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """LibYAML's safe loader when PyYAML was built with it (several times faster), else the pure one."""
@@ -223,11 +226,15 @@ def ensure_media(
     wants_video = has_rendered_video(video) if with_video is None else with_video
     needed = names + ((VIDEO_NAME,) if wants_video else ())
     if not _fresh(folder, video, needed):
-        log.debug("rendering demo media for %s into %s", video.id, folder)
-        write_keyframes(video, folder)
-        if wants_video:
-            render_video(video, folder / VIDEO_NAME)
-        atomic_write_text(folder / STAMP_NAME, _stamp(video))
+        # one renderer per process at a time: Pillow's FreeType fonts are shared objects, and
+        # threads asking for the same card should wait for it rather than draw it twice
+        with _RENDER_LOCK:
+            if not _fresh(folder, video, needed):
+                log.debug("rendering demo media for %s into %s", video.id, folder)
+                write_keyframes(video, folder)
+                if wants_video:
+                    render_video(video, folder / VIDEO_NAME)
+                atomic_write_text(folder / STAMP_NAME, _stamp(video))
     return tuple(folder / n for n in names), (folder / VIDEO_NAME if wants_video else None)
 
 

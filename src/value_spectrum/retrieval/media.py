@@ -19,6 +19,7 @@ import hashlib
 import io
 import logging
 import random
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -69,6 +70,61 @@ def has_rendered_video(video: Video) -> bool:
 def _font(size: int) -> Font:
     # Pillow >= 10.1 embeds a scalable font; no file on disk and no network needed.
     return ImageFont.load_default(size=size)
+
+
+_SUBSTITUTES = {
+    "\u2192": "->",
+    "\u2190": "<-",
+    "\u2191": "^",
+    "\u2193": "v",
+    "\u21d2": "=>",
+    "\u2014": " - ",
+    "\u2013": "-",
+    "\u2012": "-",
+    "\u2212": "-",
+    "\u2022": "*",
+    "\u00b7": "*",
+    "\u00d7": "x",
+    "\u2713": "v",
+    "\u2714": "v",
+    "\u2715": "x",
+    "\u2717": "x",
+    "\u20ac": "EUR ",
+    "\u00a3": "GBP ",
+    "\u00a5": "JPY ",
+    "\u00b0": " deg",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2018": "'",
+    "\u00a0": " ",
+    "\u2026": "...",
+}
+"""Readable ASCII for symbols the embedded font lacks."""
+
+
+@lru_cache(maxsize=4096)
+def _glyph(char: str) -> str:
+    """What to draw for ``char``: itself when the embedded font has it, an ASCII stand-in,
+    its accent-stripped letter (e -> e for e-acute), or nothing (emoji)."""
+    if " " <= char <= "~":
+        return char
+    if char in _SUBSTITUTES:
+        return _SUBSTITUTES[char]
+    font = _font(20)
+    missing = font.getmask("\U0010fffd")
+    mask = font.getmask(char)
+    if mask.size != missing.size or bytes(mask) != bytes(missing):
+        return char
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if " " <= c <= "~")
+    return base
+
+
+def displayable(text: str) -> str:
+    """``text`` with every character the embedded font cannot draw replaced (see
+    :func:`_glyph`), so no frame shows empty boxes. The font is the same on every machine,
+    which keeps renders byte-identical everywhere."""
+    out = "".join(_glyph(c) for c in text)
+    return " ".join(out.split()) if out != text else text
 
 
 # ---- text ----------------------------------------------------------------------------------
@@ -214,15 +270,18 @@ def render_frame(
     _chrome(d, video, chrome_rng)
 
     # on-screen text card
-    if video.on_screen_text.strip():
+    on_screen = displayable(video.on_screen_text)
+    if on_screen.strip():
         font = _font(22)
-        lines = wrap_text(video.on_screen_text, font, w - 64, 5)
+        lines = wrap_text(on_screen, font, w - 64, 5)
         block_h = len(lines) * 26 + 16
         d.rounded_rectangle((20, 60, w - 20, 60 + block_h), radius=10, fill=(255, 255, 255))
         _text_block(d, lines, font, 68, (15, 15, 15), centre=True)
 
     # subtitles: one segment of the transcript per keyframe
-    sub = _segments(video.transcript, max(segments, 1))[min(max(segment, 0), max(segments, 1) - 1)]
+    sub = _segments(displayable(video.transcript), max(segments, 1))[
+        min(max(segment, 0), max(segments, 1) - 1)
+    ]
     if sub:
         font = _font(16)
         lines = wrap_text(sub, font, w - 80, 2)
@@ -236,19 +295,19 @@ def render_frame(
     # bottom: handle, title, hashtags
     y = 486
     if video.creator:
-        d.text((16, y), video.creator, font=_font(18), fill=(255, 255, 255))
+        d.text((16, y), displayable(video.creator), font=_font(18), fill=(255, 255, 255))
         y += 26
     if video.title:
         y = _text_block(
             d,
-            wrap_text(video.title, _font(16), w - 70, 3),
+            wrap_text(displayable(video.title), _font(16), w - 70, 3),
             _font(16),
             y,
             (255, 255, 255),
             centre=False,
         )
     if video.hashtags:
-        tags = " ".join(f"#{t}" for t in video.hashtags)
+        tags = displayable(" ".join(f"#{t}" for t in video.hashtags))
         _text_block(
             d,
             wrap_text(tags, _font(14), w - 70, 2),
