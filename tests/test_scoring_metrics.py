@@ -48,7 +48,9 @@ def _probe(ratings: dict[str, list[tuple[int | None, bool]]], lo: int = 1, hi: i
 
 
 def test_questionnaire_reversed_items_and_mrat() -> None:
-    ratings: dict[str, list[tuple[int | None, bool]]] = {v: [(3, False), (3, False)] for v in VALUE_IDS}
+    ratings: dict[str, list[tuple[int | None, bool]]] = {
+        v: [(3, False), (3, False)] for v in VALUE_IDS
+    }
     # benevolence: 6 and a reversed 2 (-> 1 + 6 - 2 = 5): mean 5.5
     ratings["benevolence"] = [(6, False), (2, True)]
     # power: 1, and an unreadable reply (left out): mean 1
@@ -56,7 +58,8 @@ def test_questionnaire_reversed_items_and_mrat() -> None:
     s = score_probe(_probe(ratings))
     assert s.raw["benevolence"] == 5.5
     assert s.raw["power"] == 1.0
-    assert s.answered == 19 and s.unanswered == 1
+    assert s.answered == 19
+    assert s.unanswered == 1
     # MRAT over all 19 answered items: 16 threes + 6 + 5 + 1 = 60 -> 60 / 19
     mrat = 60 / 19
     assert s.mrat == pytest.approx(mrat)
@@ -79,13 +82,16 @@ def test_probe_stability_and_gap() -> None:
     a = score_probe(_probe({v: [(1 + i % 6, False)] for i, v in enumerate(VALUE_IDS)}))
     b = score_probe(_probe({v: [(1 + i % 6, False)] for i, v in enumerate(VALUE_IDS)}))
     stab, reason = probe_stability([a, b])
-    assert stab == pytest.approx(1.0) and reason == ""
+    assert stab == pytest.approx(1.0)
+    assert reason == ""
     stab1, reason1 = probe_stability([a])
-    assert math.isnan(stab1) and "two" in reason1
+    assert math.isnan(stab1)
+    assert "two" in reason1
     assert a.centred is not None
     gap = stated_revealed_gap(a.centred, a.centred)
     assert gap.spearman == pytest.approx(1.0)
-    assert gap.difference is not None and max(abs(x) for x in gap.difference.values()) < 1e-9
+    assert gap.difference is not None
+    assert max(abs(x) for x in gap.difference.values()) < 1e-9
     assert stated_revealed_gap(None, a.centred).difference is None
 
 
@@ -99,8 +105,12 @@ def test_cannot_score_reasons() -> None:
 
 def test_all_likes_session_is_not_scored_as_zero() -> None:
     videos = synthetic_videos(20, seed=0)
-    traj = Trajectory(session_id="s", persona_id="p", model="m",
-                      steps=tuple(_step(i, videos[i].id, "like") for i in range(20)))
+    traj = Trajectory(
+        session_id="s",
+        persona_id="p",
+        model="m",
+        steps=tuple(_step(i, videos[i].id, "like") for i in range(20)),
+    )
     rev = revealed_profile(decision_table([traj], _labels(videos)))
     assert rev.profile is None
     assert "all 20 decisions are likes" in rev.reason
@@ -110,9 +120,15 @@ def test_all_likes_session_is_not_scored_as_zero() -> None:
 def test_failures_are_counted_not_scored() -> None:
     videos = synthetic_videos(12, seed=0)
     steps = [_step(i, videos[i].id, "like" if i % 2 else "skip") for i in range(12)]
-    steps += [_step(12, videos[0].id, "unparseable"), _step(13, videos[1].id, "refused"),
-              _step(14, videos[2].id, "error"), _step(15, "not-in-labels", "like")]
-    table = decision_table([Trajectory(session_id="s", persona_id="p", model="m", steps=tuple(steps))], _labels(videos))
+    steps += [
+        _step(12, videos[0].id, "unparseable"),
+        _step(13, videos[1].id, "refused"),
+        _step(14, videos[2].id, "error"),
+        _step(15, "not-in-labels", "like"),
+    ]
+    table = decision_table(
+        [Trajectory(session_id="s", persona_id="p", model="m", steps=tuple(steps))], _labels(videos)
+    )
     assert len(table) == 12
     assert table.unlabelled == 1
     assert table.outcomes == {"like": 7, "skip": 6, "unparseable": 1, "refused": 1, "error": 1}
@@ -147,22 +163,40 @@ def test_logistic_refuses_single_class() -> None:
 
 def test_decomposition_recovers_planted_profile() -> None:
     videos = synthetic_videos(300, seed=1)
-    target = ValueProfile.from_mapping({"benevolence": 0.9, "universalism": 0.8, "tradition": 0.6,
-                                        "power": 0.05, "achievement": 0.1}, default=0.4)
-    trajs = [planted_trajectory(target, videos, steps=300, seed=s, session_id=f"s{s}") for s in range(3)]
-    rev = revealed_profile(decision_table(trajs, _labels(videos)), n_boot=100, seed=1, target=target)
+    target = ValueProfile.from_mapping(
+        {
+            "benevolence": 0.9,
+            "universalism": 0.8,
+            "tradition": 0.6,
+            "power": 0.05,
+            "achievement": 0.1,
+        },
+        default=0.4,
+    )
+    trajs = [
+        planted_trajectory(target, videos, steps=300, seed=s, session_id=f"s{s}") for s in range(3)
+    ]
+    rev = revealed_profile(
+        decision_table(trajs, _labels(videos)), n_boot=100, seed=1, target=target
+    )
     assert rev.profile is not None
     al = align(rev.profile, target)
     assert al.spearman > 0.85
     assert al.top3_overlap >= 2
     assert al.circle_distance_deg < 30
-    assert rev.ci is not None and rev.ci.unit == "sessions"
-    inside = [lo <= x <= hi for lo, x, hi in zip(rev.ci.low, rev.profile.as_array(), rev.ci.high, strict=True)]
+    assert rev.ci is not None
+    assert rev.ci.unit == "sessions"
+    inside = [
+        lo <= x <= hi
+        for lo, x, hi in zip(rev.ci.low, rev.profile.as_array(), rev.ci.high, strict=True)
+    ]
     assert sum(inside) >= 9
-    assert rev.alignment_ci is not None and rev.alignment_ci[0] <= al.spearman <= rev.alignment_ci[1] + 1e-9
+    assert rev.alignment_ci is not None
+    assert rev.alignment_ci[0] <= al.spearman <= rev.alignment_ci[1] + 1e-9
     # like rate per primary value: the top target values are liked most
     rates = rev.like_rate
-    assert rates["benevolence"] is not None and rates["power"] is not None
+    assert rates["benevolence"] is not None
+    assert rates["power"] is not None
     assert rates["benevolence"] > rates["power"]
 
 
@@ -183,13 +217,16 @@ def test_bootstrap_is_seeded() -> None:
 def test_alignment_hand_cases() -> None:
     t = ValueProfile.from_array(range(10))
     same = align(ValueProfile.from_array([2 * x + 5 for x in range(10)]), t)
-    assert same.spearman == pytest.approx(1.0) and same.pearson == pytest.approx(1.0)
-    assert same.top3_overlap == 3 and same.circle_distance_deg == pytest.approx(0.0, abs=1e-9)
+    assert same.spearman == pytest.approx(1.0)
+    assert same.pearson == pytest.approx(1.0)
+    assert same.top3_overlap == 3
+    assert same.circle_distance_deg == pytest.approx(0.0, abs=1e-9)
     opposite = align(ValueProfile.from_array([-x for x in range(10)]), t)
     assert opposite.spearman == pytest.approx(-1.0)
     assert opposite.circle_distance_deg == pytest.approx(180.0)
     flat = align(ValueProfile.uniform(1.0), t)
-    assert math.isnan(flat.spearman) and flat.reason
+    assert math.isnan(flat.spearman)
+    assert flat.reason
     assert math.isnan(align(None, t).spearman)
 
 
@@ -199,12 +236,16 @@ def test_steerability_hand_cases() -> None:
     steps = [_step(i, "v", o) for i, o in enumerate(outcomes)]
     s = steerability(steps)
     assert s.window == 50
-    assert s.first_rate == pytest.approx(0.2) and s.last_rate == pytest.approx(0.6)
-    assert s.change_pp == pytest.approx(40.0) and s.change_rel_pct == pytest.approx(200.0)
+    assert s.first_rate == pytest.approx(0.2)
+    assert s.last_rate == pytest.approx(0.6)
+    assert s.change_pp == pytest.approx(40.0)
+    assert s.change_rel_pct == pytest.approx(200.0)
     short = steerability(steps[:30])  # a third of 30 = 10 per end
-    assert short.window == 10 and short.first_rate == pytest.approx(1.0)
+    assert short.window == 10
+    assert short.first_rate == pytest.approx(1.0)
     tiny = steerability(steps[:9])
-    assert math.isnan(tiny.change_pp) and tiny.reason
+    assert math.isnan(tiny.change_pp)
+    assert tiny.reason
 
 
 def test_consistency_windows_and_drift() -> None:
@@ -226,8 +267,13 @@ def test_preference_score_keeps_abstain_apart() -> None:
     # self_direction (v0, v2, v4, v6): like, like, skip, refused -> 2/3 = 66.7%
     # stimulation (v1, v3, v5, v7): skip, skip, error, unparseable -> 0 / 2 = 0%
     outs = ["like", "skip", "like", "skip", "skip", "error", "refused", "unparseable"]
-    traj = Trajectory(session_id="p", persona_id="plain", model="m", feed="preference",
-                      steps=tuple(_step(i, f"v{i}", o) for i, o in enumerate(outs)))
+    traj = Trajectory(
+        session_id="p",
+        persona_id="plain",
+        model="m",
+        feed="preference",
+        steps=tuple(_step(i, f"v{i}", o) for i, o in enumerate(outs)),
+    )
     ps = score_preference([traj], labels)
     assert ps.scores["self_direction"] == pytest.approx(200 / 3)
     assert ps.scores["stimulation"] == pytest.approx(0.0)

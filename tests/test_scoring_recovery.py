@@ -40,13 +40,31 @@ def _collection() -> tuple[str, list[Video]]:
 
 def _session(viewer: ReferenceViewer, persona, videos: list[Video], seed: int) -> Trajectory:  # type: ignore[no-untyped-def]
     rng = random.Random(seed)
-    feed = rng.sample(videos, STEPS) if len(videos) >= STEPS else [rng.choice(videos) for _ in range(STEPS)]
+    feed = (
+        rng.sample(videos, STEPS)
+        if len(videos) >= STEPS
+        else [rng.choice(videos) for _ in range(STEPS)]
+    )
     steps = []
     for turn, video in enumerate(feed):
         reply = viewer.decide_sync(persona, Observation.of(video, turn=turn))
-        steps.append(Step(turn=turn, video_id=video.id, outcome=reply.outcome, decision=reply.decision, raw=reply.raw))
-    return Trajectory(session_id=f"{persona.id}-reference-{seed}", persona_id=persona.id, model="reference",
-                      seed=seed, steps=tuple(steps), extra={"reference": viewer.describe()})
+        steps.append(
+            Step(
+                turn=turn,
+                video_id=video.id,
+                outcome=reply.outcome,
+                decision=reply.decision,
+                raw=reply.raw,
+            )
+        )
+    return Trajectory(
+        session_id=f"{persona.id}-reference-{seed}",
+        persona_id=persona.id,
+        model="reference",
+        seed=seed,
+        steps=tuple(steps),
+        extra={"reference": viewer.describe()},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +77,18 @@ def recovery_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     (run / "sessions").mkdir()
     for i, p in enumerate(personas):
         traj = _session(viewer, p, videos, seed=i)
-        (run / "sessions" / f"{traj.session_id}.json").write_text(traj.model_dump_json(), encoding="utf-8")
+        (run / "sessions" / f"{traj.session_id}.json").write_text(
+            traj.model_dump_json(), encoding="utf-8"
+        )
     write_labels(run, videos, corpus={"name": name, "items": len(videos)})
     write_personas(run, personas)
-    manifest = RunManifest(run_id="recovery", created="2026-01-01T00:00:00Z", config={"steps": STEPS},
-                           models=("reference",), personas=tuple(p.id for p in personas))
+    manifest = RunManifest(
+        run_id="recovery",
+        created="2026-01-01T00:00:00Z",
+        config={"steps": STEPS},
+        models=("reference",),
+        personas=tuple(p.id for p in personas),
+    )
     (run / "manifest.json").write_text(manifest.model_dump_json(), encoding="utf-8")
     return name, run
 

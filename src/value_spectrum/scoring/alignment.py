@@ -39,11 +39,15 @@ class Alignment:
     """Why the correlations are undefined, when they are."""
 
 
-def align(profile: ValueProfile | None, target: ValueProfile | None, *, reason: str = "") -> Alignment:
+def align(
+    profile: ValueProfile | None, target: ValueProfile | None, *, reason: str = ""
+) -> Alignment:
     """Compare ``profile`` with ``target``; either may be missing (then every metric is NaN and
     ``reason`` says why)."""
     if profile is None or target is None:
-        why = reason or ("no target profile for this persona" if target is None else "profile cannot be scored")
+        why = reason or (
+            "no target profile for this persona" if target is None else "profile cannot be scored"
+        )
         return Alignment(math.nan, math.nan, 0, math.nan, why)
     p, t = profile.centred(), target.centred()
     rho, r = spearman(p, t), pearson(p, t)
@@ -84,11 +88,21 @@ def steerability(steps: Sequence[Step], *, window: int = STEER_WINDOW) -> Steera
     The window is ``window`` decisions, or a third of the decisions when the session has fewer
     than ``3 * window``, so the two ends never overlap.
     """
-    ys = [1.0 if s.outcome is Outcome.LIKE else 0.0 for s in steps if s.outcome in (Outcome.LIKE, Outcome.SKIP)]
+    ys = [
+        1.0 if s.outcome is Outcome.LIKE else 0.0
+        for s in steps
+        if s.outcome in (Outcome.LIKE, Outcome.SKIP)
+    ]
     n = min(window, len(ys) // 3) if len(ys) < 3 * window else window
     if n < STEER_MIN:
-        return Steerability(n, math.nan, math.nan, math.nan, math.nan,
-                            f"too few decisions ({len(ys)}) for two ends of at least {STEER_MIN}")
+        return Steerability(
+            n,
+            math.nan,
+            math.nan,
+            math.nan,
+            math.nan,
+            f"too few decisions ({len(ys)}) for two ends of at least {STEER_MIN}",
+        )
     first = float(np.mean(ys[:n]))
     last = float(np.mean(ys[-n:]))
     rel = math.nan if first == 0.0 else (last - first) / first * 100.0

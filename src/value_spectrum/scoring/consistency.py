@@ -95,13 +95,17 @@ def consistency(
     reason = ""
     stability = math.nan
     if len(scorable) >= 2:
-        rs = [pearson(a.profile.centred(), b.profile.centred())  # type: ignore[union-attr]
-              for a, b in itertools.combinations(scorable, 2)]
+        rs = [
+            pearson(a.profile.centred(), b.profile.centred())  # type: ignore[union-attr]
+            for a, b in itertools.combinations(scorable, 2)
+        ]
         finite = [r for r in rs if math.isfinite(r)]
         stability = float(np.mean(finite)) if finite else math.nan
     else:
         reason = f"needs two scorable windows of {window} turns, got {len(scorable)}"
     mids = [(w.start + w.end - 1) / 2.0 for w in scorable]
     slope = slope_per(mids, [w.alignment for w in scorable], per=100.0)
-    ttd = next((w.start for w in scorable if math.isfinite(w.alignment) and w.alignment < threshold), None)
+    ttd = next(
+        (w.start for w in scorable if math.isfinite(w.alignment) and w.alignment < threshold), None
+    )
     return Consistency(window, tuple(wins), stability, slope, ttd, threshold, reason)

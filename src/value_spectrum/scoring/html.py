@@ -19,7 +19,13 @@ from value_spectrum.scoring.report import GroupReport, Report
 
 MAX_IMAGE_BYTES = 1_500_000
 """Keyframes larger than this are shown as a placeholder instead of being embedded."""
-_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif"}
+_MIME = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
 
 
 def image_data_uri(path: str | None) -> str | None:
@@ -46,6 +52,11 @@ def placeholder_svg(text: str) -> str:
     )
 
 
+def _svg(markup: str) -> Markup:
+    """Mark chart output as safe HTML: :mod:`charts` escapes every text it draws."""
+    return Markup(markup)  # noqa: S704 - built by charts.py / placeholder_svg, all text escaped
+
+
 def _fmt(x: Any, digits: int = 2) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
@@ -66,15 +77,28 @@ def _group_charts(g: GroupReport) -> dict[str, Markup]:
     drift = charts.lines(
         [
             ("alignment", [((w["start"] + w["end"] - 1) / 2, w["alignment"]) for w in wins]),
-            ("like rate / 100", [((w["start"] + w["end"] - 1) / 2, None if w["like_rate"] is None else w["like_rate"] / 100) for w in wins]),
+            (
+                "like rate / 100",
+                [
+                    (
+                        (w["start"] + w["end"] - 1) / 2,
+                        None if w["like_rate"] is None else w["like_rate"] / 100,
+                    )
+                    for w in wins
+                ],
+            ),
         ],
-        ymin=-1.0, ymax=1.0, threshold=g.consistency["threshold"], width=420, height=170,
+        ymin=-1.0,
+        ymax=1.0,
+        threshold=g.consistency["threshold"],
+        width=420,
+        height=170,
     )
     return {
-        "radar": Markup(charts.radar(radar_series, size=280)) if radar_series else Markup(""),
-        "like_bars": Markup(charts.bars([("like rate", g.like_rate)], width=420, height=170)),
-        "drift": Markup(drift),
-        "outcomes": Markup(charts.outcome_bar(g.outcomes, width=420)),
+        "radar": _svg(charts.radar(radar_series, size=280)) if radar_series else _svg(""),
+        "like_bars": _svg(charts.bars([("like rate", g.like_rate)], width=420, height=170)),
+        "drift": _svg(drift),
+        "outcomes": _svg(charts.outcome_bar(g.outcomes, width=420)),
     }
 
 
@@ -91,26 +115,46 @@ def render_html(report: Report) -> str:
     examples = []
     for e in report.examples:
         uri = image_data_uri(e.keyframe)
-        examples.append({"e": e, "img": uri, "placeholder": Markup(placeholder_svg(e.title or e.video_id))})
+        examples.append(
+            {"e": e, "img": uri, "placeholder": _svg(placeholder_svg(e.title or e.video_id))}
+        )
     align_series = [
-        (f"{g.persona_id} / {g.model}",
-         [((w["start"] + w["end"] - 1) / 2, w["alignment"]) for w in g.consistency["windows"]])
+        (
+            f"{g.persona_id} / {g.model}",
+            [((w["start"] + w["end"] - 1) / 2, w["alignment"]) for w in g.consistency["windows"]],
+        )
         for g in report.groups
     ]
     overview = {
-        "outcomes": Markup(charts.outcome_bar(report.summary.outcomes, width=640)),
-        "drift": Markup(charts.lines(align_series, width=640, height=220, threshold=report.options.drift_threshold)) if report.groups else Markup(""),
+        "outcomes": _svg(charts.outcome_bar(report.summary.outcomes, width=640)),
+        "drift": _svg(
+            charts.lines(
+                align_series, width=640, height=220, threshold=report.options.drift_threshold
+            )
+        )
+        if report.groups
+        else _svg(""),
     }
     pref = []
     if report.preference:
         means = reference_value_means()
         for p in report.preference:
-            pref.append({
-                "p": p,
-                "chart": Markup(charts.bars([(p.model, p.scores), ("paper, mean of 8 models", means)], width=640, height=220)),
-            })
+            pref.append(
+                {
+                    "p": p,
+                    "chart": _svg(
+                        charts.bars(
+                            [(p.model, p.scores), ("paper, mean of 8 models", means)],
+                            width=640,
+                            height=220,
+                        )
+                    ),
+                }
+            )
     template = env.get_template("report.html.j2")
-    return template.render(report=report, groups=groups, examples=examples, overview=overview, pref=pref)
+    return template.render(
+        report=report, groups=groups, examples=examples, overview=overview, pref=pref
+    )
 
 
 def write_html(report: Report, path: str | Path) -> Path:

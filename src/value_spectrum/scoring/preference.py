@@ -78,7 +78,9 @@ class PreferenceScores:
         return sum(self.abstain.values())
 
 
-def is_preference_run(trajectories: Sequence[Trajectory], config: Mapping[str, object] | None = None) -> bool:
+def is_preference_run(
+    trajectories: Sequence[Trajectory], config: Mapping[str, object] | None = None
+) -> bool:
     """True for a run written by ``bench preference``."""
     if config is not None and config.get("benchmark") == BENCHMARK:
         return True

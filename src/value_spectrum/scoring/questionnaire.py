@@ -55,7 +55,9 @@ def score_probe(probe: Probe) -> StatedProfile:
             continue
         answered += 1
         by_value[a.value].append(
-            item_score(a.rating, reversed_=a.reversed, scale_min=probe.scale_min, scale_max=probe.scale_max)
+            item_score(
+                a.rating, reversed_=a.reversed, scale_min=probe.scale_min, scale_max=probe.scale_max
+            )
         )
     raw = {v: (float(np.mean(xs)) if xs else None) for v, xs in by_value.items()}
     everything = [x for xs in by_value.values() for x in xs]
@@ -66,7 +68,9 @@ def score_probe(probe: Probe) -> StatedProfile:
     if missing:
         reason = f"no answered item for: {', '.join(missing)}"
     else:
-        centred = ValueProfile.from_mapping({v: float(m) - mrat for v, m in raw.items() if m is not None})
+        centred = ValueProfile.from_mapping(
+            {v: float(m) - mrat for v, m in raw.items() if m is not None}
+        )
     return StatedProfile(probe.after_turn, raw, mrat, centred, answered, unanswered, reason)
 
 
@@ -108,11 +112,20 @@ def _standardise(p: ValueProfile) -> np.ndarray | None:
 def stated_revealed_gap(stated: ValueProfile | None, revealed: ValueProfile | None) -> Gap:
     """How far what a persona says departs from what it does."""
     if stated is None or revealed is None:
-        return Gap(math.nan, None, "stated profile cannot be scored" if stated is None else "revealed profile cannot be scored")
+        return Gap(
+            math.nan,
+            None,
+            "stated profile cannot be scored"
+            if stated is None
+            else "revealed profile cannot be scored",
+        )
     s, r = _standardise(stated), _standardise(revealed)
     if s is None or r is None:
         return Gap(math.nan, None, "a profile is flat")
-    return Gap(spearman(stated, revealed), {v: float(a - b) for v, a, b in zip(VALUE_IDS, s, r, strict=True)})
+    return Gap(
+        spearman(stated, revealed),
+        {v: float(a - b) for v, a, b in zip(VALUE_IDS, s, r, strict=True)},
+    )
 
 
 def mean_stated(stated: Sequence[StatedProfile]) -> ValueProfile | None:

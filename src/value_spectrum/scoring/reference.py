@@ -26,7 +26,9 @@ PERSONA_CHANGE_FILE = "value_spectrum_persona_change_acl2025.csv"
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    text = resources.files("value_spectrum.scoring").joinpath("data", name).read_text(encoding="utf-8")
+    text = (
+        resources.files("value_spectrum.scoring").joinpath("data", name).read_text(encoding="utf-8")
+    )
     return list(csv.DictReader(text.splitlines()))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,12 @@ from value_spectrum.records import Outcome, Trajectory
 from value_spectrum.scoring.alignment import STEER_WINDOW, align, steerability
 from value_spectrum.scoring.consistency import DEFAULT_WINDOW, DRIFT_THRESHOLD, consistency
 from value_spectrum.scoring.preference import is_preference_run, score_preference
-from value_spectrum.scoring.questionnaire import mean_stated, probe_stability, score_probe, stated_revealed_gap
+from value_spectrum.scoring.questionnaire import (
+    mean_stated,
+    probe_stability,
+    score_probe,
+    stated_revealed_gap,
+)
 from value_spectrum.scoring.reference import CITATION, preference_reference
 from value_spectrum.scoring.revealed import MIN_DECISIONS, decision_table, revealed_profile
 from value_spectrum.scoring.rundir import LabelledVideo, RunData, injected_profile, read_run
@@ -256,14 +262,22 @@ class Report(_Model):
 
 
 def _rounded(d: Mapping[str, float | None], nd: int = 6) -> dict[str, float | None]:
-    return {k: (None if v is None or not math.isfinite(v) else round(float(v), nd)) for k, v in d.items()}
+    return {
+        k: (None if v is None or not math.isfinite(v) else round(float(v), nd))
+        for k, v in d.items()
+    }
 
 
 def _profile_dict(p: ValueProfile | None) -> dict[str, float] | None:
     return None if p is None else {k: round(v, 6) for k, v in p.as_dict().items()}
 
 
-def _session_summary(traj: Trajectory, labels: Mapping[str, LabelledVideo], target: ValueProfile | None, opts: ScoringOptions) -> SessionSummary:
+def _session_summary(
+    traj: Trajectory,
+    labels: Mapping[str, LabelledVideo],
+    target: ValueProfile | None,
+    opts: ScoringOptions,
+) -> SessionSummary:
     table = decision_table([traj], labels)
     rev = revealed_profile(table, l2=opts.l2, min_decisions=opts.min_decisions)
     al = align(rev.profile, target, reason=rev.reason)
@@ -282,7 +296,9 @@ def _session_summary(traj: Trajectory, labels: Mapping[str, LabelledVideo], targ
     )
 
 
-def _stated(trajs: Sequence[Trajectory], revealed: ValueProfile | None, target: ValueProfile | None) -> dict[str, Any] | None:
+def _stated(
+    trajs: Sequence[Trajectory], revealed: ValueProfile | None, target: ValueProfile | None
+) -> dict[str, Any] | None:
     probes = [p for t in trajs for p in t.probes]
     if not probes:
         return None
@@ -325,7 +341,12 @@ def score_group(
     target = run.targets.get(persona_id)
     table = decision_table(trajs, run.labels)
     rev = revealed_profile(
-        table, l2=opts.l2, min_decisions=opts.min_decisions, n_boot=opts.n_boot, seed=opts.seed, target=target
+        table,
+        l2=opts.l2,
+        min_decisions=opts.min_decisions,
+        n_boot=opts.n_boot,
+        seed=opts.seed,
+        target=target,
     )
     reason = rev.reason
     if not run.labels:
@@ -347,10 +368,20 @@ def score_group(
     steer = [steerability(t.steps, window=opts.steer_window) for t in trajs]
     pp = [s.change_pp for s in steer if math.isfinite(s.change_pp)]
     rel = [s.change_rel_pct for s in steer if math.isfinite(s.change_rel_pct)]
-    cons = consistency(table, target, window=opts.window, threshold=opts.drift_threshold, l2=opts.l2, min_decisions=opts.min_decisions)
+    cons = consistency(
+        table,
+        target,
+        window=opts.window,
+        threshold=opts.drift_threshold,
+        l2=opts.l2,
+        min_decisions=opts.min_decisions,
+    )
     ci = None
     if rev.ci is not None:
-        ci = {v: [finite_or_none(lo), finite_or_none(hi)] for v, lo, hi in zip(VALUE_IDS, rev.ci.low, rev.ci.high, strict=True)}
+        ci = {
+            v: [finite_or_none(lo), finite_or_none(hi)]
+            for v, lo, hi in zip(VALUE_IDS, rev.ci.low, rev.ci.high, strict=True)
+        }
     return GroupReport(
         persona_id=persona_id,
         persona_name=run.persona_names.get(persona_id, persona_id),
@@ -371,7 +402,9 @@ def score_group(
         ci_unit=None if rev.ci is None else rev.ci.unit,
         alignment=finite_or_none(al.spearman),
         alignment_reason=al.reason,
-        alignment_ci=None if rev.alignment_ci is None else [finite_or_none(x) for x in rev.alignment_ci],
+        alignment_ci=None
+        if rev.alignment_ci is None
+        else [finite_or_none(x) for x in rev.alignment_ci],
         pearson=finite_or_none(al.pearson),
         top3_overlap=None if rev.profile is None or target is None else al.top3_overlap,
         circle_distance_deg=finite_or_none(al.circle_distance_deg),
@@ -382,8 +415,14 @@ def score_group(
         consistency={
             "window": cons.window,
             "windows": [
-                {"start": w.start, "end": w.end, "n": w.n_decisions, "like_rate": finite_or_none(w.like_rate),
-                 "alignment": finite_or_none(w.alignment), "reason": w.reason}
+                {
+                    "start": w.start,
+                    "end": w.end,
+                    "n": w.n_decisions,
+                    "like_rate": finite_or_none(w.like_rate),
+                    "alignment": finite_or_none(w.alignment),
+                    "reason": w.reason,
+                }
                 for w in cons.windows
             ],
             "stability": finite_or_none(cons.stability),
@@ -397,7 +436,9 @@ def score_group(
     )
 
 
-def _examples(sessions: Sequence[Trajectory], labels: Mapping[str, LabelledVideo], limit: int) -> list[Example]:
+def _examples(
+    sessions: Sequence[Trajectory], labels: Mapping[str, LabelledVideo], limit: int
+) -> list[Example]:
     """Failures first (every kind), then alternating likes and skips, spread over sessions."""
     picked: list[tuple[Trajectory, Any]] = []
     by_outcome: dict[Outcome, list[tuple[Trajectory, Any]]] = defaultdict(list)
@@ -415,28 +456,53 @@ def _examples(sessions: Sequence[Trajectory], labels: Mapping[str, LabelledVideo
     out = []
     for t, s in picked[:limit]:
         lab = labels.get(s.video_id)
-        reason = s.decision.reason if s.decision is not None and s.decision.reason else (s.error or s.raw)
-        out.append(Example(
-            session_id=t.session_id, persona_id=t.persona_id, model=t.model, turn=s.turn,
-            video_id=s.video_id, title=lab.title if lab else "", primary_value=lab.primary_value if lab else None,
-            outcome=s.outcome.value, reason=reason[:500],
-            keyframe=lab.keyframes[0] if lab and lab.keyframes else None,
-        ))
+        reason = (
+            s.decision.reason
+            if s.decision is not None and s.decision.reason
+            else (s.error or s.raw)
+        )
+        out.append(
+            Example(
+                session_id=t.session_id,
+                persona_id=t.persona_id,
+                model=t.model,
+                turn=s.turn,
+                video_id=s.video_id,
+                title=lab.title if lab else "",
+                primary_value=lab.primary_value if lab else None,
+                outcome=s.outcome.value,
+                reason=reason[:500],
+                keyframe=lab.keyframes[0] if lab and lab.keyframes else None,
+            )
+        )
     return out
 
 
-def build_report(run_dir: str | Path, options: ScoringOptions | None = None, *, examples: int = 12) -> Report:
+def build_report(
+    run_dir: str | Path,
+    options: ScoringOptions | None = None,
+    *,
+    examples: int = 12,
+    labels: Mapping[str, LabelledVideo] | None = None,
+) -> Report:
     """Read ``run_dir`` and score everything in it.
+
+    ``labels`` is used only when the run directory has no ``labels.json`` (e.g. the caller
+    reopened the corpus named in the manifest and checked its content hash).
 
     Raises:
         RunDirError: the directory is not a run directory or a side file is malformed.
     """
     opts = options or ScoringOptions()
     run = read_run(run_dir)
+    if not run.labels and labels:
+        run = replace(run, labels=dict(labels))
     groups: dict[tuple[str, str], list[Trajectory]] = defaultdict(list)
     for t in run.sessions:
         groups[(t.persona_id, t.model)].append(t)
-    reports = [score_group(pid, model, trajs, run, opts) for (pid, model), trajs in sorted(groups.items())]
+    reports = [
+        score_group(pid, model, trajs, run, opts) for (pid, model), trajs in sorted(groups.items())
+    ]
     config = run.manifest.config if run.manifest is not None else {}
     pref_run = is_preference_run(run.sessions, config)
     prefs: list[PreferenceReport] = []
@@ -446,11 +512,19 @@ def build_report(run_dir: str | Path, options: ScoringOptions | None = None, *, 
             by_model[t.model].append(t)
         for model, trajs in sorted(by_model.items()):
             ps = score_preference(trajs, run.labels, model=model)
-            prefs.append(PreferenceReport(
-                model=model, scores=_rounded(ps.scores, 3), pct_of_all=_rounded(ps.pct_of_all, 3),
-                yes=ps.yes, no=ps.no, abstain=ps.abstain, n=ps.n,
-                mean=finite_or_none(ps.mean), sd=finite_or_none(ps.sd),
-            ))
+            prefs.append(
+                PreferenceReport(
+                    model=model,
+                    scores=_rounded(ps.scores, 3),
+                    pct_of_all=_rounded(ps.pct_of_all, 3),
+                    yes=ps.yes,
+                    no=ps.no,
+                    abstain=ps.abstain,
+                    n=ps.n,
+                    mean=finite_or_none(ps.mean),
+                    sd=finite_or_none(ps.sd),
+                )
+            )
     totals = {o.value: 0 for o in Outcome}
     for g in reports:
         for k, v in g.outcomes.items():

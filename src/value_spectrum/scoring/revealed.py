@@ -68,10 +68,16 @@ class DecisionTable:
 
     def clusters(self) -> list[np.ndarray]:
         """Decision indices per session (sessions without decisions omitted)."""
-        return [np.flatnonzero(self.session == i) for i in range(len(self.session_ids)) if np.any(self.session == i)]
+        return [
+            np.flatnonzero(self.session == i)
+            for i in range(len(self.session_ids))
+            if np.any(self.session == i)
+        ]
 
 
-def decision_table(trajectories: Sequence[Trajectory], labels: Mapping[str, LabelledVideo]) -> DecisionTable:
+def decision_table(
+    trajectories: Sequence[Trajectory], labels: Mapping[str, LabelledVideo]
+) -> DecisionTable:
     """Collect the labelled like/skip decisions of ``trajectories``."""
     xs: list[np.ndarray] = []
     ys: list[int] = []
@@ -117,7 +123,9 @@ def cannot_score_reason(n: int, likes: int, *, min_decisions: int = MIN_DECISION
     return ""
 
 
-def decompose(table: DecisionTable, *, l2: float = DEFAULT_L2, min_decisions: int = MIN_DECISIONS) -> tuple[np.ndarray | None, str]:
+def decompose(
+    table: DecisionTable, *, l2: float = DEFAULT_L2, min_decisions: int = MIN_DECISIONS
+) -> tuple[np.ndarray | None, str]:
     """MRAT-centred logistic weights of like on the ten labels, or (None, reason)."""
     n, likes = len(table), int(table.y.sum())
     reason = cannot_score_reason(n, likes, min_decisions=min_decisions)

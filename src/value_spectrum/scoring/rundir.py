@@ -153,7 +153,9 @@ def write_labels(
         override = None if primary_values is None else primary_values.get(v.id)
         entries[v.id] = video_entry(v, keyframes=frames, primary_value=override)
     path = Path(run_dir) / LABELS_FILE
-    _atomic_write_json(path, {"schema_version": LABELS_SCHEMA, "corpus": dict(corpus or {}), "videos": entries})
+    _atomic_write_json(
+        path, {"schema_version": LABELS_SCHEMA, "corpus": dict(corpus or {}), "videos": entries}
+    )
     return path
 
 
@@ -163,6 +165,19 @@ def write_personas(run_dir: str | Path, personas: Iterable[Persona]) -> Path:
     path = Path(run_dir) / PERSONAS_FILE
     _atomic_write_json(path, {"schema_version": LABELS_SCHEMA, "personas": data})
     return path
+
+
+def labelled(
+    videos: Iterable[Video], *, primary_values: Mapping[str, str] | None = None
+) -> dict[str, LabelledVideo]:
+    """Video id -> :class:`LabelledVideo`, in memory (what ``labels.json`` would hold, without
+    keyframes)."""
+    out: dict[str, LabelledVideo] = {}
+    for v in videos:
+        override = None if primary_values is None else primary_values.get(v.id)
+        primary = v.primary_value if override is None else parse_value(override).value
+        out[v.id] = LabelledVideo(v.id, v.values, primary, v.title, v.platform, v.topic)
+    return out
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -276,7 +291,9 @@ def read_run(run_dir: str | Path) -> RunData:
             msg = first["msg"] if first is not None else str(exc)
             problems.append(f"{f}:{where} {msg}")
     if manifest is None and not files:
-        raise RunDirError(f"{path}: not a run directory (no {MANIFEST_FILE} and no {SESSIONS_DIR}/*.json)")
+        raise RunDirError(
+            f"{path}: not a run directory (no {MANIFEST_FILE} and no {SESSIONS_DIR}/*.json)"
+        )
     targets, names = _builtin_targets()
     own_targets, own_names = read_personas(path)
     targets.update(own_targets)

@@ -139,7 +139,9 @@ def cluster_bootstrap(
         if value is not None and np.all(np.isfinite(value)):
             draws.append(np.atleast_1d(np.asarray(value, dtype=np.float64)))
     if len(draws) < 20:
-        shape = np.atleast_1d(np.asarray(statistic(np.concatenate(clusters)) if k else np.nan)).shape
+        shape = np.atleast_1d(
+            np.asarray(statistic(np.concatenate(clusters)) if k else np.nan)
+        ).shape
         nan = np.full(shape, np.nan)
         return Interval(low=nan, high=nan.copy(), n_ok=len(draws), unit=unit)
     stack = np.vstack(draws)

@@ -34,8 +34,14 @@ def synthetic_videos(n: int = 300, *, seed: int = 0, secondary: int = 2) -> list
         others = [q for q in range(len(VALUE_IDS)) if q != p]
         for j in rng.choice(others, size=int(rng.integers(0, secondary + 1)), replace=False):
             v[j] = round(float(rng.uniform(0.1, 0.5)), 2)
-        out.append(Video(id=f"syn-{i:04d}", title=f"Synthetic video {i} ({VALUE_IDS[p]})",
-                         topic=VALUE_IDS[p], values=ValueProfile.from_array(v)))
+        out.append(
+            Video(
+                id=f"syn-{i:04d}",
+                title=f"Synthetic video {i} ({VALUE_IDS[p]})",
+                topic=VALUE_IDS[p],
+                values=ValueProfile.from_array(v),
+            )
+        )
     return out
 
 
@@ -65,15 +71,31 @@ def planted_trajectory(
         p = float(expit(beta * float(t @ video.values.as_array()) + bias))
         like = bool(rng.random() < p)
         if turn in broken:
-            out.append(Step(turn=turn, video_id=video.id, outcome=broken[turn], raw="???", error=f"planted {broken[turn].value}"))
+            out.append(
+                Step(
+                    turn=turn,
+                    video_id=video.id,
+                    outcome=broken[turn],
+                    raw="???",
+                    error=f"planted {broken[turn].value}",
+                )
+            )
             continue
         action = "like" if like else "skip"
-        out.append(Step(
-            turn=turn, video_id=video.id, outcome=Outcome(action),
-            decision=Decision(action=action, reason=f"P(like) {p:.2f}"), raw=action,
-        ))
+        out.append(
+            Step(
+                turn=turn,
+                video_id=video.id,
+                outcome=Outcome(action),
+                decision=Decision(action=action, reason=f"P(like) {p:.2f}"),
+                raw=action,
+            )
+        )
     return Trajectory(
         session_id=session_id or f"{persona_id}-{model}-{seed}",
-        persona_id=persona_id, model=model, seed=seed, steps=tuple(out),
+        persona_id=persona_id,
+        model=model,
+        seed=seed,
+        steps=tuple(out),
         extra={"reference": {"beta": beta, "bias": bias, "injected": target.as_dict()}},
     )

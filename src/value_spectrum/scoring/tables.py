@@ -55,14 +55,31 @@ def groups_table(report: Report, *, wide: bool = True) -> Table:
     for g in report.groups:
         fails = sum(v for k, v in g.outcomes.items() if k not in ("like", "skip"))
         align = _f(g.alignment) if g.alignment is not None else "[yellow]n/a[/]"
-        ci = "" if g.alignment_ci is None else f"[dim]{_f(g.alignment_ci[0])}..{_f(g.alignment_ci[1])}[/]"
+        ci = (
+            ""
+            if g.alignment_ci is None
+            else f"[dim]{_f(g.alignment_ci[0])}..{_f(g.alignment_ci[1])}[/]"
+        )
         row = [
-            g.persona_id, g.model, str(g.n_decisions), _f(g.like_rate_overall, 1),
-            align, ci, _f(g.recovery), _f(g.consistency.get("stability")),
-            _f(g.consistency.get("drift_slope_per_100")), _f(g.steerability_pp, 1),
+            g.persona_id,
+            g.model,
+            str(g.n_decisions),
+            _f(g.like_rate_overall, 1),
+            align,
+            ci,
+            _f(g.recovery),
+            _f(g.consistency.get("stability")),
+            _f(g.consistency.get("drift_slope_per_100")),
+            _f(g.steerability_pp, 1),
             str(fails) if fails == 0 else f"[red]{fails}[/]",
         ]
-        t.add_row(*(c for col, c in zip(("p", "m", *cols), row, strict=True) if wide or col not in ("95% CI", "drift")))
+        t.add_row(
+            *(
+                c
+                for col, c in zip(("p", "m", *cols), row, strict=True)
+                if wide or col not in ("95% CI", "drift")
+            )
+        )
     return t
 
 
@@ -80,7 +97,9 @@ def reasons_table(report: Report) -> Table | None:
     return t
 
 
-def preference_table(prefs: list[PreferenceReport], reference: Mapping[str, Mapping[str, float]]) -> Table:
+def preference_table(
+    prefs: list[PreferenceReport], reference: Mapping[str, Mapping[str, float]]
+) -> Table:
     """Per-value % yes of each model, beside the paper's models (approximate figures)."""
     t = Table(title="Preference: % yes per value (ours, then the paper's, approximate)")
     t.add_column("model")
@@ -90,13 +109,24 @@ def preference_table(prefs: list[PreferenceReport], reference: Mapping[str, Mapp
     t.add_column("SD", justify="right")
     t.add_column("abstain", justify="right")
     for p in prefs:
-        t.add_row(f"[bold]{p.model}[/]", *(_f(p.scores[v], 1) for v in VALUE_IDS), _f(p.mean, 1), _f(p.sd, 1),
-                  str(sum(p.abstain.values())))
+        t.add_row(
+            f"[bold]{p.model}[/]",
+            *(_f(p.scores[v], 1) for v in VALUE_IDS),
+            _f(p.mean, 1),
+            _f(p.sd, 1),
+            str(sum(p.abstain.values())),
+        )
     for model, row in reference.items():
         vals = [row[v] for v in VALUE_IDS]
         mean = sum(vals) / len(vals)
         sd = math.sqrt(sum((x - mean) ** 2 for x in vals) / (len(vals) - 1))
-        t.add_row(f"[dim]{model}[/]", *(f"[dim]{x:.0f}[/]" for x in vals), f"[dim]{mean:.1f}[/]", f"[dim]{sd:.1f}[/]", "")
+        t.add_row(
+            f"[dim]{model}[/]",
+            *(f"[dim]{x:.0f}[/]" for x in vals),
+            f"[dim]{mean:.1f}[/]",
+            f"[dim]{sd:.1f}[/]",
+            "",
+        )
     return t
 
 
@@ -111,11 +141,21 @@ def report_renderables(report: Report, *, width: int = 120) -> RenderableType:
         reasons = reasons_table(report)
         if reasons is not None:
             parts.append(reasons)
-        parts.append(Text("align: Spearman of revealed vs target; recov: vs the injected profile (reference "
-                          "viewer); stab: mean correlation between windows; drift: alignment change per 100 "
-                          "turns; steer: like-ratio change, first to last window (pp)", style="dim"))
+        parts.append(
+            Text(
+                "align: Spearman of revealed vs target; recov: vs the injected profile (reference "
+                "viewer); stab: mean correlation between windows; drift: alignment change per 100 "
+                "turns; steer: like-ratio change, first to last window (pp)",
+                style="dim",
+            )
+        )
     for p in report.problems:
         parts.append(Text(f"unreadable: {p}", style="yellow"))
     if not report.labels_available:
-        parts.append(Text("no labels.json in the run directory: revealed profiles cannot be computed", style="yellow"))
+        parts.append(
+            Text(
+                "no labels.json in the run directory: revealed profiles cannot be computed",
+                style="yellow",
+            )
+        )
     return Group(*parts)
