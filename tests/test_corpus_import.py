@@ -274,3 +274,42 @@ def test_sample_keyframes_and_media_errors(tmp_path: Path) -> None:
         sample_keyframes(tmp_path / "still.png")
     with pytest.raises(MediaError, match="no such file"):
         sample_keyframes(tmp_path / "absent.mp4")
+
+
+def test_long_video_is_sampled_by_seeking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from value_spectrum.retrieval import keyframes
+
+    def no_full_decode(*args: object) -> None:
+        raise AssertionError("a long video should be sampled by seeking")
+
+    monkeypatch.setattr(keyframes, "_decode_all", no_full_decode)
+    path = tmp_path / "long.mp4"
+    encode_mp4(path, frames=50, fps=2, size=(32, 32))  # 25 s: past the decode-all threshold
+    frames = sample_keyframes(path, 4)
+    reds = [f.getpixel((16, 16))[0] for f in frames]
+    # targets at 3.1, 9.4, 15.6, 21.9 s of a linear ramp over 25 s
+    assert reds == sorted(reds)
+    assert reds[0] < 60
+    assert reds[-1] > 190
+
+
+def _rotate_90(path: Path, out: Path) -> None:
+    """Write a copy of an MP4 whose track header carries a 90 degree display matrix, as phones
+    do for portrait video."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    assert data[at + 4] == 0  # version 0 header
+    matrix = at + 4 + 4 + 4 * 5 + 8 + 2 * 4
+    data[matrix : matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    out.write_bytes(bytes(data))
+
+
+def test_rotated_phone_video_comes_out_upright(tmp_path: Path) -> None:
+    flat = tmp_path / "flat.mp4"
+    encode_mp4(flat, frames=4, size=(64, 32))
+    rotated = tmp_path / "rotated.mp4"
+    _rotate_90(flat, rotated)
+    (frame,) = sample_keyframes(rotated, 1)
+    assert frame.size == (32, 64)

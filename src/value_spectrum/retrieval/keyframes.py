@@ -93,6 +93,16 @@ def _frame_time(frame: Any, time_base: Fraction | None) -> float:
     return 0.0
 
 
+def _to_image(frame: Any) -> Image.Image:
+    """The frame as a PIL image, turned upright: phones store portrait video sideways with a
+    display matrix, which FFmpeg reports as a counterclockwise rotation in degrees."""
+    image: Image.Image = frame.to_image()
+    rotation = int(getattr(frame, "rotation", 0) or 0)
+    if rotation % 360 and rotation % 90 == 0:
+        image = image.rotate(rotation, expand=True)
+    return image
+
+
 def _decode_all(
     container: Any, stream: Any, targets: list[float], duration: float
 ) -> list[Image.Image]:
@@ -104,7 +114,7 @@ def _decode_all(
         last = frame
         t = _frame_time(frame, stream.time_base)
         while next_i < len(targets) and t + 1e-6 >= targets[next_i]:
-            picked[next_i] = frame.to_image()
+            picked[next_i] = _to_image(frame)
             next_i += 1
         if next_i == len(targets):
             break
@@ -116,7 +126,7 @@ def _decode_all(
         last_t = _frame_time(last, stream.time_base)
         if last_t < 0.9 * duration - 0.5:
             raise MediaError(f"frames stop at {last_t:.1f}s of {duration:.1f}s (truncated video)")
-    tail = last.to_image()
+    tail = _to_image(last)
     return [p if p is not None else tail for p in picked]
 
 
@@ -132,7 +142,7 @@ def _seek_each(container: Any, stream: Any, targets: list[float]) -> list[Image.
             if _frame_time(frame, tb) + 1e-6 >= target:
                 break
         if chosen is not None:
-            images.append(chosen.to_image())
+            images.append(_to_image(chosen))
     return images
 
 
