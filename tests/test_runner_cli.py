@@ -89,3 +89,23 @@ def test_help_loads_no_heavy_library() -> None:
             "print(sorted(m for m in ('langgraph', 'litellm', 'torch', 'chromadb') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_simulate_against_an_openai_compatible_server_sends_keyframes(cli: CliRunner, tmp_path: Path) -> None:
+    from value_spectrum.agents.testing.server import TestServer
+    from value_spectrum.records import Trajectory
+
+    with TestServer(reply=lambda body: '{"action": "like", "reason": "nice"}') as server:
+        base_url = server.base_url
+        res = cli.invoke(build_app(), [
+            "simulate", "--model", "openai/test-vlm", "--api-base", base_url,
+            "--steps", "2", "--personas", "family_oriented", "--out", str(tmp_path / "r"), "--json",
+        ])
+        images = list(server.images_received())
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["outcomes"]["like"] == 2 and summary["prompt_tokens"] > 0
+    assert len(images) == 2 and all(n > 0 for n in images)
+    (record,) = (tmp_path / "r" / "sessions").glob("*.json")
+    t = Trajectory.model_validate_json(record.read_text())
+    assert t.model == "openai/test-vlm" and t.extra["viewer"]["api_base"] == base_url
