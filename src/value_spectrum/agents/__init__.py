@@ -15,6 +15,7 @@ from value_spectrum.agents.chat import ChatModel, ChatRequest, ChatResponse, Mod
 from value_spectrum.agents.fake import ScriptedModel, ScriptedViewer, scripted_model, tool_call
 from value_spectrum.agents.llm_viewer import LLMViewer
 from value_spectrum.agents.parsing import ParseFailure, parse_decision, parse_rating
+from value_spectrum.agents.probing import ask_questionnaire
 from value_spectrum.agents.reference import ReferenceViewer
 from value_spectrum.values import ValueProfile
 
@@ -52,6 +53,7 @@ __all__ = [
     "ToolCall",
     "Viewer",
     "ViewerReply",
+    "ask_questionnaire",
     "make_viewer",
     "parse_decision",
     "parse_rating",

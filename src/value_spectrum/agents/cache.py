@@ -1,0 +1,153 @@
+"""The response cache: deterministic model answers kept on disk, shared across processes.
+
+A request is cacheable only when it is deterministic (temperature 0). Its key is a SHA-256 over
+the whole request (model, api base, messages, temperature, seed, max tokens, response format,
+tools) with every base64 image replaced by the SHA-256 of its bytes, so the key is small and
+changes exactly when what the model is shown changes. Entries live in one SQLite file (WAL mode,
+safe for many processes); a hit comes back with ``usage.cached = True`` and no cost.
+
+Example:
+    >>> import tempfile
+    >>> from value_spectrum.agents.chat import ChatRequest, ChatResponse
+    >>> cache = ResponseCache(tempfile.mkdtemp())
+    >>> req = ChatRequest(messages=({"role": "user", "content": "hi"},))
+    >>> cache.put("m", None, req, ChatResponse(text="Yes."))
+    >>> cache.get("m", None, req).usage.cached
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from value_spectrum.agents.chat import ChatRequest, ChatResponse, ToolCall
+from value_spectrum.records import Usage
+
+logger = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+"""Bumped when the key or the stored shape changes (old entries are then ignored)."""
+
+
+def _hash_image_url(url: str) -> str:
+    if not url.startswith("data:"):
+        return url
+    head, _, data = url.partition(",")
+    try:
+        raw = base64.b64decode(data, validate=False)
+    except (binascii.Error, ValueError):
+        raw = data.encode()
+    return f"{head},sha256:{hashlib.sha256(raw).hexdigest()}"
+
+
+def canonical_messages(messages: Any) -> Any:
+    """``messages`` with every data-URL image replaced by a hash of its bytes."""
+    if isinstance(messages, dict):
+        out = {}
+        for k, v in messages.items():
+            if k == "image_url" and isinstance(v, dict) and isinstance(v.get("url"), str):
+                out[k] = {**v, "url": _hash_image_url(v["url"])}
+            elif k == "image_url" and isinstance(v, str):
+                out[k] = _hash_image_url(v)
+            else:
+                out[k] = canonical_messages(v)
+        return out
+    if isinstance(messages, list | tuple):
+        return [canonical_messages(m) for m in messages]
+    return messages
+
+
+def request_key(model: str, api_base: str | None, request: ChatRequest) -> str:
+    """The cache key of a request (purpose is not part of it: the same request is the same)."""
+    payload = {
+        "format": CACHE_FORMAT,
+        "model": model,
+        "api_base": api_base,
+        "messages": canonical_messages(list(request.messages)),
+        "temperature": request.temperature,
+        "seed": request.seed,
+        "max_tokens": request.max_tokens,
+        "response_format": request.response_format,
+        "tools": list(request.tools),
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def cacheable(request: ChatRequest) -> bool:
+    """Only deterministic requests are cached."""
+    return request.temperature == 0
+
+
+class ResponseCache:
+    """A SQLite-backed cache of chat responses in ``directory/responses.sqlite``."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / "responses.sqlite"
+        with closing(self._connect()) as db, db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, created REAL, body TEXT)"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+
+    def get(self, model: str, api_base: str | None, request: ChatRequest) -> ChatResponse | None:
+        """The cached response, marked ``cached`` and costing nothing; None on a miss."""
+        key = request_key(model, api_base, request)
+        try:
+            with closing(self._connect()) as db:
+                row = db.execute("SELECT body FROM responses WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            logger.warning("response cache %s unreadable: %s", self.path, exc)
+            return None
+        if row is None:
+            return None
+        try:
+            body = json.loads(row[0])
+            usage = Usage(**{**body["usage"], "cost_usd": 0.0, "cached": True})
+            return ChatResponse(
+                text=body["text"],
+                tool_calls=tuple(ToolCall(**c) for c in body["tool_calls"]),
+                usage=usage,
+                finish_reason=body["finish_reason"],
+                model=body["model"],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            logger.warning("response cache %s: corrupt entry %s ignored: %s", self.path, key[:12], exc)
+            return None
+
+    def put(self, model: str, api_base: str | None, request: ChatRequest, response: ChatResponse) -> None:
+        """Store a response (replacing any older one under the same key)."""
+        key = request_key(model, api_base, request)
+        body = {
+            "text": response.text,
+            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls],
+            "usage": response.usage.model_dump(exclude={"cached"}),
+            "finish_reason": response.finish_reason,
+            "model": response.model,
+        }
+        try:
+            with closing(self._connect()) as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO responses (key, model, created, body) VALUES (?, ?, ?, ?)",
+                    (key, model, time.time(), json.dumps(body, ensure_ascii=False)),
+                )
+        except sqlite3.Error as exc:
+            logger.warning("response cache %s: write failed: %s", self.path, exc)
+
+    def __len__(self) -> int:
+        with closing(self._connect()) as db:
+            return int(db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])

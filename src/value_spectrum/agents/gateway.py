@@ -1,0 +1,306 @@
+"""The model gateway: any litellm model behind one :class:`~value_spectrum.agents.chat.ChatModel`.
+
+Retries with backoff (429, 5xx, timeouts, malformed bodies), timeouts, fallbacks and per-model
+rate limits are litellm's ``Router``'s, configured here, not a loop of ours:
+
+* ``num_retries`` retries of server errors and timeouts; ``rate_limit_retries`` retries of 429s
+  (litellm's ``RetryPolicy``), with the Router's exponential backoff and jitter;
+* ``timeout_s`` per attempt;
+* ``rpm`` / ``tpm`` set on the deployment; with either set the Router routes by usage and waits
+  for the next minute's window instead of sending (``usage-based-routing-v2``);
+* ``max_parallel_requests``: the most requests in flight to the deployment at once;
+* ``fallbacks``: other model strings tried in order when the first keeps failing.
+
+Keys are read from the environment by litellm (``OPENAI_API_KEY``, ...) or from the variable
+named by ``api_key_env``; a key is never logged, stored, or put in :meth:`Gateway.describe`.
+Deterministic requests (temperature 0) are answered from the on-disk
+:class:`~value_spectrum.agents.cache.ResponseCache` when they were asked before.
+
+litellm is imported on first use, never at import of this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from value_spectrum.agents.cache import ResponseCache, cacheable
+from value_spectrum.agents.chat import ChatRequest, ChatResponse, ModelError, ToolCall
+from value_spectrum.records import Usage
+
+logger = logging.getLogger(__name__)
+
+LOCAL_KEY = "not-needed"
+"""Placeholder key sent to a keyless OpenAI-compatible server (the OpenAI client insists on one)."""
+
+
+def _redact(text: str, secrets: Sequence[str]) -> str:
+    for s in secrets:
+        if s and len(s) >= 6:
+            text = text.replace(s, "***")
+    return re.sub(r"\b(sk-[A-Za-z0-9_\-]{6})[A-Za-z0-9_\-]+", r"\1***", text)
+
+
+class Gateway:
+    """A litellm Router around one model string (plus fallbacks).
+
+    Args:
+        model: a litellm model string: ``openai/gpt-4o``, ``anthropic/claude-...``,
+            ``gemini/...``, ``ollama/llava``, or ``openai/<name>`` with ``api_base``.
+        api_base: an OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, the test server).
+        api_key_env: name of the environment variable holding the key (read once, here).
+        timeout_s: per-attempt timeout.
+        num_retries: retries of 5xx, timeouts and connection errors.
+        rate_limit_retries: retries of 429s (rate limits need more patience than outages).
+        rpm: requests per minute allowed to this model (None: unlimited).
+        tpm: tokens per minute allowed (None: unlimited).
+        max_parallel_requests: requests in flight at once (None: unlimited).
+        fallbacks: model strings tried, in order, after the primary fails (same api_base).
+        cache: answer deterministic requests from the response cache.
+        cache_dir: where the cache lives (default: the user cache's ``responses`` folder).
+        structured: force (True) or forbid (False) JSON-schema ``response_format``; None asks
+            ``litellm.supports_response_schema``.
+        params: extra litellm completion parameters (e.g. ``{"top_p": 1}``).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key_env: str | None = None,
+        timeout_s: float = 120.0,
+        num_retries: int = 3,
+        rate_limit_retries: int = 8,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        max_parallel_requests: int | None = None,
+        fallbacks: Sequence[str] = (),
+        cache: bool = True,
+        cache_dir: str | Path | None = None,
+        structured: bool | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        if not model or not model.strip():
+            raise ValueError("model string must not be empty")
+        self.name = model
+        self.api_base = api_base
+        self.api_key_env = api_key_env
+        self._api_key: str | None = None
+        if api_key_env:
+            self._api_key = os.environ.get(api_key_env) or None
+            if self._api_key is None:
+                raise ValueError(f"api_key_env {api_key_env!r}: environment variable is not set")
+        elif api_base is not None:
+            self._api_key = LOCAL_KEY
+        self.timeout_s = float(timeout_s)
+        self.num_retries = int(num_retries)
+        self.rate_limit_retries = int(rate_limit_retries)
+        self.rpm, self.tpm = rpm, tpm
+        self.max_parallel_requests = max_parallel_requests
+        self.fallbacks = tuple(fallbacks)
+        self.params = dict(params or {})
+        self._structured = structured
+        self._schema_support: bool | None = None
+        self._router: Any = None
+        self.cache: ResponseCache | None = None
+        if cache:
+            if cache_dir is None:
+                from value_spectrum.retrieval.cache import cache_subdir
+
+                cache_dir = cache_subdir("responses")
+            self.cache = ResponseCache(cache_dir)
+
+    # ---- configuration ------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """Settings for the manifest; the key's variable name at most, never the key."""
+        return {
+            "model": self.name,
+            "api_base": self.api_base,
+            "api_key_env": self.api_key_env,
+            "timeout_s": self.timeout_s,
+            "num_retries": self.num_retries,
+            "rate_limit_retries": self.rate_limit_retries,
+            "rpm": self.rpm,
+            "tpm": self.tpm,
+            "max_parallel_requests": self.max_parallel_requests,
+            "fallbacks": list(self.fallbacks),
+            "cache": str(self.cache.path) if self.cache else None,
+            "structured": self.supports_schema(),
+        }
+
+    def supports_schema(self) -> bool:
+        """Whether JSON-schema ``response_format`` is sent (litellm's model map decides unless
+        ``structured`` was given)."""
+        if self._structured is not None:
+            return self._structured
+        if self._schema_support is None:
+            import litellm
+
+            try:
+                self._schema_support = bool(litellm.supports_response_schema(model=self.name))
+            except Exception:  # unknown models: plain JSON instructions
+                self._schema_support = False
+        return self._schema_support
+
+    def _deployment(self, name: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": name}
+        if self.api_base is not None:
+            params["api_base"] = self.api_base
+        if self._api_key is not None:
+            params["api_key"] = self._api_key
+        if self.rpm is not None:
+            params["rpm"] = self.rpm
+        if self.tpm is not None:
+            params["tpm"] = self.tpm
+        if self.max_parallel_requests is not None:
+            params["max_parallel_requests"] = self.max_parallel_requests
+        return {"model_name": name, "litellm_params": params}
+
+    @property
+    def router(self) -> Any:
+        """The litellm Router, built on first use."""
+        if self._router is None:
+            from litellm import Router
+            from litellm.types.router import RetryPolicy
+
+            names = [self.name, *[f for f in self.fallbacks if f != self.name]]
+            options: dict[str, Any] = {
+                "model_list": [self._deployment(n) for n in names],
+                "num_retries": self.num_retries,
+                "timeout": self.timeout_s,
+                "retry_policy": RetryPolicy(
+                    RateLimitErrorRetries=self.rate_limit_retries,
+                    TimeoutErrorRetries=self.num_retries,
+                    InternalServerErrorRetries=self.num_retries,
+                    BadRequestErrorRetries=0,
+                    AuthenticationErrorRetries=0,
+                    ContentPolicyViolationErrorRetries=0,
+                ),
+            }
+            if len(names) > 1:
+                options["fallbacks"] = [{self.name: names[1:]}]
+            if self.rpm is not None or self.tpm is not None:
+                options["routing_strategy"] = "usage-based-routing-v2"
+            self._router = Router(**options)
+        return self._router
+
+    def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            **self.params,
+            "messages": [dict(m) for m in request.messages],
+            "temperature": request.temperature,
+            "drop_params": True,
+        }
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        if request.response_format is not None and self.supports_schema():
+            kwargs["response_format"] = request.response_format
+        if request.tools:
+            kwargs["tools"] = list(request.tools)
+        return kwargs
+
+    def _error(self, exc: BaseException) -> ModelError:
+        msg = _redact(f"{type(exc).__name__}: {exc}", [self._api_key or ""])
+        return ModelError(msg[:1000])
+
+    # ---- calls --------------------------------------------------------------------------------
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """One reply through the Router (or the cache). Raises :class:`ModelError` only."""
+        use_cache = self.cache is not None and cacheable(request)
+        if use_cache and self.cache is not None:
+            hit = self.cache.get(self.name, self.api_base, request)
+            if hit is not None:
+                return hit
+        try:
+            raw = await self.router.acompletion(model=self.name, **self._kwargs(request))
+        except Exception as exc:  # every provider failure becomes one error type
+            raise self._error(exc) from None
+        response = _to_response(raw, self.name)
+        if use_cache and self.cache is not None and (response.text.strip() or response.tool_calls):
+            self.cache.put(self.name, self.api_base, request, response)
+        return response
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str | ToolCall | Usage]:
+        """Text deltas as they come, then any tool calls, then one :class:`Usage`.
+
+        Not cached (a chat is interactive). Raises :class:`ModelError` only.
+        """
+        import litellm
+
+        kwargs = self._kwargs(request)
+        chunks: list[Any] = []
+        try:
+            stream = await self.router.acompletion(
+                model=self.name, stream=True, stream_options={"include_usage": True}, **kwargs
+            )
+            async for chunk in stream:
+                chunks.append(chunk)
+                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except Exception as exc:
+            raise self._error(exc) from None
+        try:
+            built = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
+        except Exception as exc:  # the text was already delivered; only the totals are lost
+            logger.info("stream of %s: could not assemble usage: %s", self.name, exc)
+            built = None
+        if built is not None:
+            full = _to_response(built, self.name)
+            for call in full.tool_calls:
+                yield call
+            yield full.usage
+        else:
+            yield Usage()
+
+
+def _cost(raw: Any) -> float:
+    hidden = getattr(raw, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost")
+    if cost is None:
+        try:
+            import litellm
+
+            cost = litellm.completion_cost(completion_response=raw)
+        except Exception:  # unpriced models (local servers) cost 0
+            cost = 0.0
+    try:
+        return max(0.0, float(cost or 0.0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _to_response(raw: Any, fallback_name: str) -> ChatResponse:
+    """A litellm ``ModelResponse`` as a :class:`ChatResponse`."""
+    choice = raw.choices[0] if getattr(raw, "choices", None) else None
+    message = getattr(choice, "message", None)
+    text = getattr(message, "content", None) or ""
+    calls = []
+    for i, c in enumerate(getattr(message, "tool_calls", None) or []):
+        fn = getattr(c, "function", None)
+        calls.append(
+            ToolCall(
+                id=str(getattr(c, "id", None) or f"call_{i}"),
+                name=str(getattr(fn, "name", "") or ""),
+                arguments=str(getattr(fn, "arguments", "") or ""),
+            )
+        )
+    u = getattr(raw, "usage", None)
+    usage = Usage(
+        prompt_tokens=int(getattr(u, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(u, "completion_tokens", 0) or 0),
+        cost_usd=_cost(raw),
+    )
+    return ChatResponse(
+        text=str(text),
+        tool_calls=tuple(calls),
+        usage=usage,
+        finish_reason=str(getattr(choice, "finish_reason", "") or ""),
+        model=str(getattr(raw, "model", None) or fallback_name),
+    )

@@ -1,0 +1,79 @@
+"""Administer a questionnaire through a viewer: the items asked one by one, in character.
+
+Each item goes through :meth:`Viewer.rate`; an unreadable answer is kept as rating None with its
+raw text, and one failing item never stops the rest. Scoring the answers is the scoring room's job.
+
+Example:
+    >>> import asyncio
+    >>> from value_spectrum.agents.reference import ReferenceViewer
+    >>> from value_spectrum.personas.questionnaire import Instrument, Item
+    >>> inst = Instrument(id="demo", licence="ours", items=(Item(id="b1", value="benevolence", text="Helping matters."),))
+    >>> probe = asyncio.run(ask_questionnaire(ReferenceViewer({}), None, inst))
+    >>> probe.answers[0].rating
+    4
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from value_spectrum.agents.base import Viewer
+from value_spectrum.personas.model import Persona
+from value_spectrum.personas.questionnaire import Instrument, Item
+from value_spectrum.records import Probe, ProbeAnswer
+
+logger = logging.getLogger(__name__)
+
+
+async def ask_questionnaire(
+    viewer: Viewer,
+    persona: Persona | None,
+    instrument: Instrument,
+    items: Sequence[Item | str] | None = None,
+    *,
+    after_turn: int = 0,
+    concurrency: int = 4,
+) -> Probe:
+    """Ask ``items`` (default: every item of ``instrument``; ids or :class:`Item` objects) and
+    return the :class:`Probe`, answers in item order.
+
+    Args:
+        viewer: who answers (its :meth:`rate`).
+        persona: in whose character (None: the plain model).
+        instrument: the questionnaire (scale and instructions).
+        items: a subset of the instrument's items, by object or id.
+        after_turn: how many decisions preceded the probe (recorded).
+        concurrency: items asked at once (each item is its own independent request).
+
+    Raises:
+        ValueError: an item id that the instrument does not have.
+    """
+    chosen: list[Item] = []
+    by_id = {i.id: i for i in instrument.items}
+    for it in items if items is not None else instrument.items:
+        if isinstance(it, str):
+            if it not in by_id:
+                raise ValueError(f"instrument {instrument.id!r} has no item {it!r}")
+            chosen.append(by_id[it])
+        else:
+            chosen.append(it)
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(item: Item) -> ProbeAnswer:
+        async with gate:
+            try:
+                return await viewer.rate(persona, instrument, item)
+            except Exception as exc:  # a viewer should not raise; if it does, keep the item
+                logger.warning("item %s: %s", item.id, exc)
+                return ProbeAnswer(item_id=item.id, value=item.value, rating=None, raw=f"error: {exc}", reversed=item.reversed)
+
+    answers = await asyncio.gather(*(one(i) for i in chosen))
+    return Probe(
+        after_turn=after_turn,
+        instrument=instrument.id,
+        scale_min=instrument.scale_min,
+        scale_max=instrument.scale_max,
+        answers=tuple(answers),
+    )
