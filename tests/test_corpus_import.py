@@ -313,3 +313,10 @@ def test_rotated_phone_video_comes_out_upright(tmp_path: Path) -> None:
     _rotate_90(flat, rotated)
     (frame,) = sample_keyframes(rotated, 1)
     assert frame.size == (32, 64)
+
+
+def test_result_does_not_depend_on_workers(collection: Path, tmp_path: Path) -> None:
+    one = import_collection(collection, tmp_path / "one", workers=1)
+    many = import_collection(collection, tmp_path / "many", workers=3)
+    assert one.as_json() == many.as_json()
+    assert tree_digest(tmp_path / "one") == tree_digest(tmp_path / "many")

@@ -43,6 +43,12 @@ def import_(
             "--manifest", "-m", help="CSV or JSONL metadata, one row per file ('file' column)."
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", "-j", min=1, help="Files processed at once (default: CPUs, at most 4)."
+        ),
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option("--json", help='Print {"imported": N, "rejected": [{"path", "reason"}]}.'),
@@ -60,7 +66,9 @@ def import_(
         fail(f"--manifest {manifest}: no such file")
     try:
         if as_json:
-            result = import_collection(src, out, keyframes=keyframes, manifest=manifest)
+            result = import_collection(
+                src, out, keyframes=keyframes, manifest=manifest, workers=workers
+            )
         else:
             with err_console.status("importing ...") as status:
                 result = import_collection(
@@ -68,6 +76,7 @@ def import_(
                     out,
                     keyframes=keyframes,
                     manifest=manifest,
+                    workers=workers,
                     on_item=lambda p: status.update(f"importing {p}"),
                 )
     except ImportUsageError as exc:
