@@ -1,10 +1,163 @@
-"""`value-spectrum probe`: placeholder until its issue lands."""
+"""`value-spectrum probe`: one feed session with questionnaire probes every K turns; reports what
+the persona *says* (stated profile per probe, its stability) against what it *does* (the revealed
+profile from its likes and skips).
+
+:func:`run_probe_session` is the library function behind it: the batch runner with
+``probe_every`` (the session graph's probe hook), then ``labels.json`` / ``personas.json`` for
+scoring. Heavy imports happen inside it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from value_spectrum.cli._console import console, err_console, fail, print_json
+from value_spectrum.values import VALUE_IDS
 
 
-def probe() -> None:
-    """Not built yet."""
-    raise typer.Exit(2)
+def run_probe_session(
+    persona_id: str,
+    model: str,
+    *,
+    out: Path,
+    api_base: str | None = None,
+    turns: int = 60,
+    every: int = 20,
+    instrument: str | None = None,
+    feed: str = "random",
+    seed: int = 0,
+) -> Path:
+    """Run (or continue) the session and write what scoring needs; returns the run directory.
+
+    Raises:
+        ValueError: bad persona, instrument or configuration (one line).
+    """
+    from value_spectrum.personas import load_instrument
+    from value_spectrum.runner.config import RunConfig
+    from value_spectrum.runner.local import run_batch
+    from value_spectrum.runner.services import Services
+    from value_spectrum.scoring.rundir import write_labels, write_personas
+
+    inst = load_instrument(instrument)
+    config = RunConfig(
+        personas=(persona_id,),
+        models=(model,),
+        api_base=api_base,
+        steps=turns,
+        probe_every=every,
+        out=out,
+        feed=feed,
+        seed=seed,
+        concurrency=1,
+    )
+
+    async def probe(persona: Any, viewer: Any, after_turn: int) -> Any:
+        from value_spectrum.agents import ask_questionnaire
+
+        return await ask_questionnaire(viewer, persona, inst, after_turn=after_turn)
+
+    services = Services(config, probe=probe)
+    summary = asyncio.run(run_batch(config, services=services))
+    run_dir = Path(summary.run_dir)
+    write_labels(run_dir, services.corpus, corpus=services.corpus.describe())
+    write_personas(run_dir, services.personas)
+    return run_dir
+
+
+def _probe_json(group: Any, run_dir: Path) -> dict[str, Any]:
+    stated = group.stated or {}
+    return {
+        "run_dir": str(run_dir),
+        "persona_id": group.persona_id,
+        "model": group.model,
+        "outcomes": group.outcomes,
+        "probes": stated.get("probes", []),
+        "stated": stated.get("mean"),
+        "stated_stability": stated.get("stability"),
+        "stated_stability_reason": stated.get("stability_reason", "no probes"),
+        "stated_alignment": stated.get("alignment"),
+        "revealed": group.revealed,
+        "revealed_reason": group.revealed_reason,
+        "alignment": group.alignment,
+        "alignment_reason": group.alignment_reason,
+        "gap_spearman": stated.get("gap_spearman"),
+        "gap_difference": stated.get("gap_difference"),
+        "gap_reason": stated.get("gap_reason", "no probes"),
+        "target": group.target,
+    }
+
+
+def _table(data: dict[str, Any]) -> Table:
+    t = Table(title=f"{data['persona_id']} / {data['model']}: stated vs revealed (centred)")
+    t.add_column("value")
+    t.add_column("target", justify="right")
+    for p in data["probes"]:
+        t.add_column(f"probe@{p['after_turn']}", justify="right")
+    t.add_column("stated", justify="right")
+    t.add_column("revealed", justify="right")
+    t.add_column("gap (SD)", justify="right")
+
+    def f(x: Any) -> str:
+        return "[dim]n/a[/]" if x is None else f"{x:+.2f}"
+
+    for v in VALUE_IDS:
+        row = [v, "n/a" if data["target"] is None else f"{data['target'][v]:.2f}"]
+        row += [f((p["centred"] or {}).get(v)) for p in data["probes"]]
+        row += [
+            f((data["stated"] or {}).get(v)),
+            f((data["revealed"] or {}).get(v)),
+            f((data["gap_difference"] or {}).get(v)),
+        ]
+        t.add_row(*row)
+    return t
+
+
+def probe(
+    persona: Annotated[str, typer.Option("--persona", "-p", help="Persona id or persona file.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model string, or 'reference' (offline).")] = "reference",
+    api_base: Annotated[str | None, typer.Option("--api-base", help="OpenAI-compatible endpoint.")] = None,
+    turns: Annotated[int, typer.Option("--turns", min=1, help="Feed turns.")] = 60,
+    every: Annotated[int, typer.Option("--every", min=1, help="Probe every K turns.")] = 20,
+    instrument: Annotated[str | None, typer.Option("--instrument", help="Instrument id or YAML/JSON file (default: our own items).")] = None,
+    feed: Annotated[str, typer.Option("--feed", help="Feed policy.")] = "random",
+    out: Annotated[Path | None, typer.Option("--out", help="Run directory.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Probe a persona's stated values every K turns of a feed session, against its choices."""
+    from value_spectrum.scoring.report import ScoringOptions, build_report
+
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in f"{Path(persona).stem}-{model}")
+    target = out or Path("runs") / f"probe-{safe}"
+    try:
+        run_dir = run_probe_session(
+            persona, model, out=target, api_base=api_base, turns=turns, every=every,
+            instrument=instrument, feed=feed, seed=seed,
+        )
+    except (ValueError, KeyError, OSError) as exc:
+        fail(str(exc).splitlines()[0].strip("'\""))
+    rep = build_report(run_dir, ScoringOptions(n_boot=0, window=max(every, 10)))
+    if not rep.groups:
+        fail(f"{run_dir}: the session produced no record", code=1)
+    data = _probe_json(rep.groups[0], run_dir)
+    if as_json:
+        print_json(data)
+        return
+    console.print(_table(data))
+
+    def f(x: Any) -> str:
+        return "n/a" if x is None else f"{x:.2f}"
+
+    console.print(
+        f"stated stability across probes {f(data['stated_stability'])} · stated alignment {f(data['stated_alignment'])} · "
+        f"revealed alignment {f(data['alignment'])} · stated-vs-revealed Spearman {f(data['gap_spearman'])}"
+    )
+    for key in ("stated_stability_reason", "revealed_reason", "gap_reason"):
+        if data[key]:
+            err_console.print(f"[yellow]{key.replace('_', ' ')}:[/] {data[key]}")
+    console.print(f"outcomes: {', '.join(f'{k} {v}' for k, v in data['outcomes'].items())} · run directory: {run_dir}")

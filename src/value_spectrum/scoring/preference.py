@@ -26,6 +26,9 @@ from value_spectrum.values import VALUE_IDS
 
 BENCHMARK = "preference"
 """The feed name and manifest ``config["benchmark"]`` of a preference run."""
+VALUE_KEY = "bench_value"
+"""``Trajectory.extra`` key naming the value a preference session's items stand for (an item
+retrieved by two values' keywords is asked in both values' sessions, as in the paper)."""
 
 
 @dataclass(frozen=True)
@@ -92,17 +95,19 @@ def score_preference(
 ) -> PreferenceScores:
     """Count yes / no / abstain per value over every step of ``trajectories``.
 
-    Steps on videos with no value (unlabelled or near-neutral) are ignored.
+    A step counts for the value of its session (``extra["bench_value"]``) when the session names
+    one, else for its video's ``primary_value``; steps with neither are ignored.
     """
     yes = dict.fromkeys(VALUE_IDS, 0)
     no = dict.fromkeys(VALUE_IDS, 0)
     abstain = dict.fromkeys(VALUE_IDS, 0)
     for t in trajectories:
+        session_value = t.extra.get(VALUE_KEY)
         for s in t.steps:
             lab = labels.get(s.video_id)
-            if lab is None or lab.primary_value is None:
+            v = session_value if session_value in yes else (lab.primary_value if lab else None)
+            if v is None:
                 continue
-            v = lab.primary_value
             if s.outcome is Outcome.LIKE:
                 yes[v] += 1
             elif s.outcome is Outcome.SKIP:
