@@ -51,7 +51,7 @@ _REFUSAL = re.compile(
 )
 _BARE = re.compile(
     r"^(?:(?:final\s+)?(?:answer|decision|action|choice|verdict)\s*(?:is)?\s*[:=\-]?\s*)?"
-    r"(yes|no|like|skip|liked|skipped|dislike)\b",
+    r"(yes|no\b|(?:like|skip|liked|skipped|dislike)(?=\s*(?:[.,!:;\-\u2013\u2014*]|$)))\b",
     re.IGNORECASE,
 )
 _FENCE = re.compile(r"```(?:json|JSON|javascript|js|python)?\s*(.*?)```", re.DOTALL)
@@ -68,11 +68,19 @@ class ParseFailure:
 
 
 # ---- JSON extraction --------------------------------------------------------------------------
-def _balanced_objects(text: str, limit: int = 20) -> list[str]:
-    """Top-level ``{...}`` substrings, brace-balanced (strings respected), at most ``limit``."""
+MAX_SCAN = 100_000
+"""A longer reply is searched for JSON only in its first and last this many characters (the
+answer of a model that reasons at length comes at the end)."""
+
+
+def _balanced_objects(text: str, limit: int = 20, max_starts: int = 40) -> list[str]:
+    """Top-level ``{...}`` substrings, brace-balanced (strings respected), at most ``limit``; an
+    unclosed ``{`` is skipped, so stray braces in prose do not hide a later object."""
     out: list[str] = []
+    starts = 0
     i = text.find("{")
-    while i != -1 and len(out) < limit:
+    while i != -1 and len(out) < limit and starts < max_starts:
+        starts += 1
         depth, j, quote, escaped = 0, i, "", False
         end = -1
         while j < len(text):
@@ -99,7 +107,8 @@ def _balanced_objects(text: str, limit: int = 20) -> list[str]:
                     break
             j += 1
         if end == -1:
-            break
+            i = text.find("{", i + 1)
+            continue
         out.append(text[i : end + 1])
         i = text.find("{", end + 1)
     return out
@@ -123,6 +132,9 @@ def _loads(candidate: str) -> Any:
 
 def extract_json_objects(text: str) -> list[dict[str, Any]]:
     """Every JSON-like object in ``text``: fenced blocks first, then brace-balanced spans."""
+    if len(text) > 2 * MAX_SCAN:
+        head, tail = extract_json_objects(text[:MAX_SCAN]), extract_json_objects(text[-MAX_SCAN:])
+        return head + tail
     candidates: list[str] = []
     for block in _FENCE.findall(text):
         candidates.extend(_balanced_objects(block) or [block.strip()])
@@ -232,6 +244,11 @@ def _from_object(obj: dict[str, Any]) -> Decision | ParseFailure | None:
         return isq
     hit = _first(o, DECISION_KEYS)
     if hit is None:
+        for inner in o.values():  # {"response": {"decision": ...}}
+            if isinstance(inner, dict):
+                got = _from_object(inner)
+                if got is not None:
+                    return got
         return None
     key, value = hit
     action = read_action(value)
@@ -277,7 +294,7 @@ def parse_decision(raw: str | None) -> Decision | ParseFailure:
     head = text.lstrip("*_#>\"'` \n\t")
     bare = _BARE.match(head)
     if bare:
-        word = bare.group(1).lower()
+        word = bare.group(1).lower().strip()
         action: Literal["like", "skip"] = "like" if word in {"yes", "like", "liked"} else "skip"
         rest = head[bare.end() :].lstrip(" .,!:;-*_\n")
         return Decision(action=action, reason=rest[:2000])
@@ -302,7 +319,7 @@ def parse_rating(raw: str | None, lo: int, hi: int) -> int | None:
             return None
     if _REFUSAL.search(text[:600]) and not re.match(r"^\s*\d", text):
         return None
-    for m in re.finditer(r"(?<![\d.])(-?\d+)(?![\d.])", text):
+    for m in re.finditer(r"(?<![\d.])(-?\d+)(?!\.\d|\d)", text):
         n = int(m.group(1))
         if lo <= n <= hi:
             return n
