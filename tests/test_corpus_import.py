@@ -320,3 +320,19 @@ def test_result_does_not_depend_on_workers(collection: Path, tmp_path: Path) -> 
     many = import_collection(collection, tmp_path / "many", workers=3)
     assert one.as_json() == many.as_json()
     assert tree_digest(tmp_path / "one") == tree_digest(tmp_path / "many")
+
+
+def test_large_stills_are_shrunk_unless_asked_not_to(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("RGB", (1500, 2600), (9, 9, 9)).save(src / "big.png")
+    import_collection(src, tmp_path / "small")
+    with Image.open(tmp_path / "small" / "media" / "big" / "kf-0.png") as img:
+        assert img.size == (738, 1280)
+    result = runner.invoke(
+        build_app(),
+        ["corpus", "import", str(src), "-o", str(tmp_path / "full"), "--max-side", "0", "--json"],
+    )
+    assert result.exit_code == 0
+    with Image.open(tmp_path / "full" / "media" / "big" / "kf-0.png") as img:
+        assert img.size == (1500, 2600)

@@ -43,6 +43,15 @@ def import_(
             "--manifest", "-m", help="CSV or JSONL metadata, one row per file ('file' column)."
         ),
     ] = None,
+    max_side: Annotated[
+        int,
+        typer.Option(
+            "--max-side",
+            min=0,
+            help="Shrink keyframes and stills to at most this many pixels on the longer side "
+            "(0 keeps the original size).",
+        ),
+    ] = 1280,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -67,7 +76,12 @@ def import_(
     try:
         if as_json:
             result = import_collection(
-                src, out, keyframes=keyframes, manifest=manifest, workers=workers
+                src,
+                out,
+                keyframes=keyframes,
+                manifest=manifest,
+                workers=workers,
+                max_side=max_side or None,
             )
         else:
             with err_console.status("importing ...") as status:
@@ -77,6 +91,7 @@ def import_(
                     keyframes=keyframes,
                     manifest=manifest,
                     workers=workers,
+                    max_side=max_side or None,
                     on_item=lambda p: status.update(f"importing {p}"),
                 )
     except ImportUsageError as exc:

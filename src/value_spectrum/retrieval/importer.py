@@ -53,6 +53,10 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".webm", ".mov"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 """Screenshot files the importer reads."""
 
+DEFAULT_MAX_SIDE = 1280
+"""Longest side of stored keyframes and stills, in pixels: 720x1280 for a 9:16 video. Vision
+models downscale larger images anyway, and full-HD PNGs cost seconds and megabytes each."""
+
 MEDIA_DIR = "media"
 """Folder of imported media inside the corpus directory."""
 
@@ -150,7 +154,15 @@ def _check_folders(src: Path, out: Path) -> None:
         )
 
 
-def _image_still(path: Path, dest: Path) -> None:
+def _fit(image: Image.Image, max_side: int | None) -> Image.Image:
+    """Shrink so the longer side is at most ``max_side`` (never enlarge; None keeps the size)."""
+    if max_side and max(image.size) > max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
+def _image_still(path: Path, dest: Path, max_side: int | None) -> None:
     try:
         with Image.open(path) as img:
             img.load()
@@ -158,23 +170,23 @@ def _image_still(path: Path, dest: Path) -> None:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise MediaError(f"not a readable image ({' '.join(str(exc).split())})") from None
     dest.parent.mkdir(parents=True, exist_ok=True)
-    still.save(dest, format="PNG")
+    _fit(still, max_side).save(dest, format="PNG")
 
 
-def _import_one(item: _Item, video_id: str, stage: Path, k: int) -> Video:
+def _import_one(item: _Item, video_id: str, stage: Path, k: int, max_side: int | None) -> Video:
     rel_dir = Path(MEDIA_DIR) / video_id
     folder = stage / rel_dir
     folder.mkdir(parents=True, exist_ok=True)
     fields = dict(item.fields, id=video_id, source=str(item.path.resolve()))
     if item.kind == "image":
-        _image_still(item.path, folder / "kf-0.png")
+        _image_still(item.path, folder / "kf-0.png", max_side)
         fields["keyframes"] = ((rel_dir / "kf-0.png").as_posix(),)
         fields.setdefault("duration_s", 0.0)
     else:
         frames = sample_keyframes(item.path, k)
         names = []
         for i, frame in enumerate(frames):
-            frame.save(folder / f"kf-{i}.png", format="PNG")
+            _fit(frame, max_side).save(folder / f"kf-{i}.png", format="PNG")
             names.append((rel_dir / f"kf-{i}.png").as_posix())
         target = folder / f"video{item.path.suffix.lower()}"
         shutil.copyfile(item.path, target)
@@ -283,6 +295,7 @@ def import_collection(
     manifest: Path | None = None,
     on_item: Callable[[str], None] | None = None,
     workers: int | None = None,
+    max_side: int | None = DEFAULT_MAX_SIDE,
 ) -> ImportResult:
     """Import the media under ``src`` into the corpus directory ``out``.
 
@@ -293,6 +306,8 @@ def import_collection(
         manifest: Optional CSV/JSONL manifest; its ``file`` column is relative to ``src``.
         on_item: Called with each media path as it is processed (for progress display);
             it may be called from worker threads.
+        max_side: Keyframes and stills are shrunk so their longer side is at most this many
+            pixels (default 1280, i.e. 720p for a 9:16 frame); None keeps the original size.
         workers: Files processed at once (default :func:`default_workers`). The result does
             not depend on it.
 
@@ -326,7 +341,7 @@ def import_collection(
             if on_item is not None:
                 on_item(str(src / item.rel))
             try:
-                return _import_one(item, video_id, stage, keyframes)
+                return _import_one(item, video_id, stage, keyframes, max_side)
             except (MediaError, MetadataError, OSError) as exc:
                 shutil.rmtree(stage / MEDIA_DIR / video_id, ignore_errors=True)
                 return exc
