@@ -336,3 +336,17 @@ def test_large_stills_are_shrunk_unless_asked_not_to(tmp_path: Path) -> None:
     assert result.exit_code == 0
     with Image.open(tmp_path / "full" / "media" / "big" / "kf-0.png") as img:
         assert img.size == (1500, 2600)
+
+
+def test_ids_differing_only_in_case_do_not_share_a_folder(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("RGB", (20, 20)).save(src / "Clip.png")
+    Image.new("RGB", (20, 20)).save(src / "b.png")
+    (src / "b.json").write_text(json.dumps({"id": "clip"}))
+    Image.new("RGB", (20, 20)).save(src / "c.png")
+    (src / "c.json").write_text(json.dumps({"id": "CLIP"}))
+    result = import_collection(src, tmp_path / "out")
+    assert sorted(result.imported) == ["Clip-2", "clip"]
+    assert [Path(r.path).name for r in result.rejected] == ["c.png"]
+    assert "duplicate id 'CLIP'" in result.rejected[0].reason

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image, ImageOps
 
@@ -100,7 +100,7 @@ class ImportResult:
 class _Item:
     path: Path
     rel: str
-    kind: str  # "video" | "image"
+    kind: Literal["video", "image"]
     fields: dict[str, Any]
     explicit_id: bool
 
@@ -235,7 +235,9 @@ def _collect(
         except MetadataError as exc:
             rejected.append(Rejection(name, str(exc)))
             continue
-        kind = "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
+        kind: Literal["video", "image"] = (
+            "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
+        )
         items.append(_Item(path, rel, kind, fields, "id" in fields))
     return items
 
@@ -243,33 +245,34 @@ def _collect(
 def _assign_ids(
     items: list[_Item], shown: Path, rejected: list[Rejection]
 ) -> list[tuple[_Item, str]]:
-    """Metadata ids first (a repeated one is rejected), then unique slugs of file stems."""
-    taken: dict[str, str] = {}
-    kept: list[tuple[_Item, str]] = []
-    for item in items:
+    """Metadata ids first (a repeated one is rejected), then unique slugs of file stems.
+
+    Ids are compared without case: they name media folders, and ``Clip`` and ``clip`` are one
+    folder on macOS and Windows.
+    """
+    taken: dict[str, str] = {}  # lower-cased id -> the file that holds it
+    chosen: dict[int, str] = {}
+    for n, item in enumerate(items):
         if item.explicit_id:
             ident = str(item.fields["id"])
-            if ident in taken:
+            name = str(shown / item.rel)
+            if ident.lower() in taken:
                 rejected.append(
-                    Rejection(
-                        str(shown / item.rel), f"duplicate id {ident!r} (also {taken[ident]})"
-                    )
+                    Rejection(name, f"duplicate id {ident!r} (also {taken[ident.lower()]})")
                 )
                 continue
-            taken[ident] = str(shown / item.rel)
-    for item in items:
+            taken[ident.lower()] = name
+            chosen[n] = ident
+    for n, item in enumerate(items):
         if item.explicit_id:
-            if taken.get(str(item.fields["id"])) == str(shown / item.rel):
-                kept.append((item, str(item.fields["id"])))
             continue
         base = _slug(item.path.stem)
-        ident, n = base, 2
-        while ident in taken:
-            ident, n = f"{base}-{n}", n + 1
-        taken[ident] = str(shown / item.rel)
-        kept.append((item, ident))
-    kept.sort(key=lambda pair: pair[0].rel)
-    return kept
+        ident, k = base, 2
+        while ident.lower() in taken:
+            ident, k = f"{base}-{k}", k + 1
+        taken[ident.lower()] = str(shown / item.rel)
+        chosen[n] = ident
+    return [(items[n], chosen[n]) for n in sorted(chosen, key=lambda n: items[n].rel)]
 
 
 def _swap_in(stage: Path, out: Path, lines: list[str]) -> None:
