@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from value_spectrum.personas import Persona
 from value_spectrum.records import Outcome, RunManifest
 from value_spectrum.scoring.html import render_html, write_html
 from value_spectrum.scoring.report import ScoringOptions, build_report
 from value_spectrum.scoring.rundir import write_labels, write_personas
 from value_spectrum.scoring.synthetic import planted_trajectory, synthetic_videos
-from value_spectrum.personas import Persona
 from value_spectrum.values import ValueProfile
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -73,7 +73,8 @@ def test_html_preference_run_shows_reference(tmp_path: Path) -> None:
     assert report.kind == "preference"
     page = render_html(report)
     assert "Preference benchmark" in page
-    assert "GPT-4o" in page and "approximate, read from the paper" in page.lower()
+    assert "GPT-4o" in page
+    assert "approximate, read from the paper" in page.lower()
 
 
 @pytest.mark.browser

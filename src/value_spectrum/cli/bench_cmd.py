@@ -42,7 +42,12 @@ def _slug(text: str) -> str:
 
 
 def select_items(
-    corpus: Any, *, per_value: int, source: ItemSource = "auto", embedder: str = "auto", seed: int = 0
+    corpus: Any,
+    *,
+    per_value: int,
+    source: ItemSource = "auto",
+    embedder: str = "auto",
+    seed: int = 0,
 ) -> tuple[dict[str, list[Video]], str]:
     """Items per value, and how they were chosen (``keyword-retrieval`` or ``authored``).
 
@@ -73,7 +78,7 @@ def select_items(
                 f"[yellow]note:[/] keyword retrieval unavailable ({str(exc).splitlines()[0][:160]}); "
                 "using the corpus's authored primary values instead"
             )
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - seeded sampling, not cryptography
     items = {}
     for v in VALUE_IDS:
         pool = [video for video in corpus if video.primary_value == v]
@@ -147,7 +152,9 @@ def run_preference_benchmark(
 
     persona = get_persona(persona_id) if persona_id else None
     corpus = load_corpus(corpus_spec)
-    chosen, how = select_items(corpus, per_value=per_value, source=items, embedder=embedder, seed=seed)
+    chosen, how = select_items(
+        corpus, per_value=per_value, source=items, embedder=embedder, seed=seed
+    )
     strategy = "plain" if persona is None else "simple"
     config = {
         "benchmark": BENCHMARK,
@@ -167,14 +174,20 @@ def run_preference_benchmark(
         old = json.loads(manifest_path.read_text(encoding="utf-8")).get("config", {})
         if old != config:
             diff = [k for k in config if old.get(k) != config[k]]
-            raise ValueError(f"{out}: holds a different run (differs in {', '.join(diff)}); choose another --out")
+            raise ValueError(
+                f"{out}: holds a different run (differs in {', '.join(diff)}); choose another --out"
+            )
     labels = {v.id: v.values for v in corpus if v.values is not None}
     if model == "reference":
         viewer = make_viewer(model, labels=labels, seed=seed)
     else:
-        viewer = make_viewer(model, strategy=strategy, modality=modality, api_base=api_base, seed=seed)
+        viewer = make_viewer(
+            model, strategy=strategy, modality=modality, api_base=api_base, seed=seed
+        )
     slug = _slug(model)
-    todo = {v: vids for v, vids in chosen.items() if not (sessions_dir / f"{v}-{slug}.json").is_file()}
+    todo = {
+        v: vids for v, vids in chosen.items() if not (sessions_dir / f"{v}-{slug}.json").is_file()
+    }
     manifest = RunManifest(
         run_id=out.name,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -198,7 +211,9 @@ def run_preference_benchmark(
     write_labels(out, unique.values(), corpus=corpus.describe(), keyframes=keyframes)
     if persona is not None:
         write_personas(out, [persona])
-    steps = asyncio.run(_ask_all(viewer, persona, todo, corpus, modality, concurrency, model != "reference"))
+    steps = asyncio.run(
+        _ask_all(viewer, persona, todo, corpus, modality, concurrency, model != "reference")
+    )
     for v, value_steps in steps.items():
         traj = Trajectory(
             session_id=f"{v}-{slug}",
@@ -239,17 +254,33 @@ def preference_json(report: Any, *, items: str = "") -> dict[str, Any]:
 
 
 def preference(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model string, or 'reference' (offline).")] = "reference",
-    api_base: Annotated[str | None, typer.Option("--api-base", help="OpenAI-compatible endpoint.")] = None,
-    persona: Annotated[str | None, typer.Option("--persona", help="Ask in character (default: no persona).")] = None,
-    per_value: Annotated[int, typer.Option("--per-value", min=1, help="Items per value.")] = DEFAULT_PER_VALUE,
-    modality: Annotated[str, typer.Option("--modality", help="frames | caption | title.")] = "frames",
-    corpus: Annotated[str | None, typer.Option("--corpus", help="Corpus directory (default: demo).")] = None,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model string, or 'reference' (offline).")
+    ] = "reference",
+    api_base: Annotated[
+        str | None, typer.Option("--api-base", help="OpenAI-compatible endpoint.")
+    ] = None,
+    persona: Annotated[
+        str | None, typer.Option("--persona", help="Ask in character (default: no persona).")
+    ] = None,
+    per_value: Annotated[
+        int, typer.Option("--per-value", min=1, help="Items per value.")
+    ] = DEFAULT_PER_VALUE,
+    modality: Annotated[
+        str, typer.Option("--modality", help="frames | caption | title.")
+    ] = "frames",
+    corpus: Annotated[
+        str | None, typer.Option("--corpus", help="Corpus directory (default: demo).")
+    ] = None,
     items: Annotated[str, typer.Option("--items", help="auto | retrieval | authored.")] = "auto",
-    embedder: Annotated[str, typer.Option("--embedder", help="Embedder for keyword retrieval.")] = "auto",
+    embedder: Annotated[
+        str, typer.Option("--embedder", help="Embedder for keyword retrieval.")
+    ] = "auto",
     out: Annotated[Path | None, typer.Option("--out", help="Run directory to write.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Questions at once.")] = 8,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Questions at once.")
+    ] = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The paper's preference test: % of 'yes' per value, beside the paper's figures."""

@@ -119,11 +119,20 @@ def _table(data: dict[str, Any]) -> Table:
 
 def probe(
     persona: Annotated[str, typer.Option("--persona", "-p", help="Persona id or persona file.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model string, or 'reference' (offline).")] = "reference",
-    api_base: Annotated[str | None, typer.Option("--api-base", help="OpenAI-compatible endpoint.")] = None,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model string, or 'reference' (offline).")
+    ] = "reference",
+    api_base: Annotated[
+        str | None, typer.Option("--api-base", help="OpenAI-compatible endpoint.")
+    ] = None,
     turns: Annotated[int, typer.Option("--turns", min=1, help="Feed turns.")] = 60,
     every: Annotated[int, typer.Option("--every", min=1, help="Probe every K turns.")] = 20,
-    instrument: Annotated[str | None, typer.Option("--instrument", help="Instrument id or YAML/JSON file (default: our own items).")] = None,
+    instrument: Annotated[
+        str | None,
+        typer.Option(
+            "--instrument", help="Instrument id or YAML/JSON file (default: our own items)."
+        ),
+    ] = None,
     feed: Annotated[str, typer.Option("--feed", help="Feed policy.")] = "random",
     out: Annotated[Path | None, typer.Option("--out", help="Run directory.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
@@ -136,8 +145,15 @@ def probe(
     target = out or Path("runs") / f"probe-{safe}"
     try:
         run_dir = run_probe_session(
-            persona, model, out=target, api_base=api_base, turns=turns, every=every,
-            instrument=instrument, feed=feed, seed=seed,
+            persona,
+            model,
+            out=target,
+            api_base=api_base,
+            turns=turns,
+            every=every,
+            instrument=instrument,
+            feed=feed,
+            seed=seed,
         )
     except (ValueError, KeyError, OSError) as exc:
         fail(str(exc).splitlines()[0].strip("'\""))
@@ -160,4 +176,6 @@ def probe(
     for key in ("stated_stability_reason", "revealed_reason", "gap_reason"):
         if data[key]:
             err_console.print(f"[yellow]{key.replace('_', ' ')}:[/] {data[key]}")
-    console.print(f"outcomes: {', '.join(f'{k} {v}' for k, v in data['outcomes'].items())} · run directory: {run_dir}")
+    console.print(
+        f"outcomes: {', '.join(f'{k} {v}' for k, v in data['outcomes'].items())} · run directory: {run_dir}"
+    )

@@ -100,33 +100,33 @@ def reasons_table(report: Report) -> Table | None:
 def preference_table(
     prefs: list[PreferenceReport], reference: Mapping[str, Mapping[str, float]]
 ) -> Table:
-    """Per-value % yes of each model, beside the paper's models (approximate figures)."""
-    t = Table(title="Preference: % yes per value (ours, then the paper's, approximate)")
-    t.add_column("model")
-    for v in VALUE_IDS:
-        t.add_column(v.replace("_", "-")[:9], justify="right")
-    t.add_column("mean", justify="right")
-    t.add_column("SD", justify="right")
-    t.add_column("abstain", justify="right")
+    """One row per value: each model's % yes (abstains apart), beside the paper's figures
+    (mean and range over its models; approximate, read from its figures)."""
+    t = Table(title="Preference: % yes per value", box=box.SIMPLE_HEAD, collapse_padding=True)
+    t.add_column("value", no_wrap=True)
     for p in prefs:
-        t.add_row(
-            f"[bold]{p.model}[/]",
-            *(_f(p.scores[v], 1) for v in VALUE_IDS),
-            _f(p.mean, 1),
-            _f(p.sd, 1),
+        t.add_column(p.model, justify="right", no_wrap=True)
+        t.add_column("abst.", justify="right")
+        t.add_column("n", justify="right")
+    t.add_column("paper mean", justify="right")
+    t.add_column("paper range", justify="right", no_wrap=True)
+    for v in VALUE_IDS:
+        row = [v]
+        for p in prefs:
+            row += [_f(p.scores[v], 1), str(p.abstain[v]), str(p.n[v])]
+        ref = [m[v] for m in reference.values()]
+        row += [f"{sum(ref) / len(ref):.1f}", f"{min(ref):.0f}-{max(ref):.0f}"] if ref else ["", ""]
+        t.add_row(*row)
+    means = [float(sum(m[v] for v in VALUE_IDS) / len(VALUE_IDS)) for m in reference.values()]
+    row = ["[bold]mean (SD)[/]"]
+    for p in prefs:
+        row += [
+            f"{_f(p.mean, 1)} ({_f(p.sd, 1)})",
             str(sum(p.abstain.values())),
-        )
-    for model, row in reference.items():
-        vals = [row[v] for v in VALUE_IDS]
-        mean = sum(vals) / len(vals)
-        sd = math.sqrt(sum((x - mean) ** 2 for x in vals) / (len(vals) - 1))
-        t.add_row(
-            f"[dim]{model}[/]",
-            *(f"[dim]{x:.0f}[/]" for x in vals),
-            f"[dim]{mean:.1f}[/]",
-            f"[dim]{sd:.1f}[/]",
-            "",
-        )
+            str(sum(p.n.values())),
+        ]
+    row += [f"{sum(means) / len(means):.1f}" if means else "", ""]
+    t.add_row(*row)
     return t
 
 
