@@ -26,9 +26,11 @@ def test_json_like() -> None:
     v = ScriptedViewer(['{"decision": "like", "reason": "I love the mountains", "trait_number": 1}'])
     r = _decide(v)
     assert r.outcome == Outcome.LIKE
-    assert r.decision is not None and r.decision.scores["trait_number"] == 1
+    assert r.decision is not None
+    assert r.decision.scores["trait_number"] == 1
     system = v.model.requests[0].messages[0]
-    assert system["role"] == "system" and "I love hiking." in system["content"]
+    assert system["role"] == "system"
+    assert "I love hiking." in system["content"]
 
 
 def test_repair_once_then_decision() -> None:
@@ -62,14 +64,17 @@ def test_errors_become_outcomes_and_do_not_poison_later_turns() -> None:
     first = _decide(v)
     second = _decide(v)
     third = _decide(v)
-    assert first.outcome == Outcome.ERROR and "503" in first.error
-    assert second.outcome == Outcome.ERROR and "boom" in second.error
+    assert first.outcome == Outcome.ERROR
+    assert "503" in first.error
+    assert second.outcome == Outcome.ERROR
+    assert "boom" in second.error
     assert third.outcome == Outcome.LIKE
 
 
 def test_exhausted_script_is_an_error() -> None:
     r = _decide(ScriptedViewer([]))
-    assert r.outcome == Outcome.ERROR and "exhausted" in r.error
+    assert r.outcome == Outcome.ERROR
+    assert "exhausted" in r.error
 
 
 def test_callable_reply_sees_the_request() -> None:
@@ -87,8 +92,10 @@ def test_tool_rounds_record_queries() -> None:
     v = ScriptedViewer([tool_call(query="alps hiking"), '{"decision": "like", "reason": "x"}'], max_tool_rounds=2)
     r = _decide(v, search=search)
     assert r.outcome == Outcome.LIKE
-    assert r.searches == ("alps hiking",) and seen == ["alps hiking"]
-    assert v.model.requests[0].tools and v.model.requests[1].messages[-1]["role"] == "tool"
+    assert r.searches == ("alps hiking",)
+    assert seen == ["alps hiking"]
+    assert v.model.requests[0].tools
+    assert v.model.requests[1].messages[-1]["role"] == "tool"
 
 
 def test_tools_not_offered_after_the_last_round() -> None:

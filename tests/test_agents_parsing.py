@@ -8,7 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from value_spectrum.agents.parsing import ISQ_LIKE_THRESHOLD, ParseFailure, parse_decision, parse_rating
+from value_spectrum.agents.parsing import (
+    ISQ_LIKE_THRESHOLD,
+    ParseFailure,
+    parse_decision,
+    parse_rating,
+)
 from value_spectrum.records import Decision, Outcome
 
 prose = st.text(alphabet=st.characters(blacklist_characters="{}`", blacklist_categories=("Cs",)), max_size=200)
@@ -27,7 +32,9 @@ def _ok(got: Decision | ParseFailure) -> Decision:
 def test_json_inside_prose(before: str, after: str, action: str, reason: str) -> None:
     body = json.dumps({"decision": action, "reason": reason, "trait_number": 3}, ensure_ascii=False)
     d = _ok(parse_decision(f"{before}\n{body}\n{after}"))
-    assert d.action == action and d.reason == reason and d.scores["trait_number"] == 3
+    assert d.action == action
+    assert d.reason == reason
+    assert d.scores["trait_number"] == 3
 
 
 @FAST
@@ -35,14 +42,16 @@ def test_json_inside_prose(before: str, after: str, action: str, reason: str) ->
 def test_fenced_json(before: str, action: str, reason: str) -> None:
     body = json.dumps({"action": action, "reason": reason})
     d = _ok(parse_decision(f"{before}\n```json\n{body}\n```\nHope that helps!"))
-    assert d.action == action and d.reason == reason
+    assert d.action == action
+    assert d.reason == reason
 
 
 @FAST
 @given(action=actions, reason=st.text(alphabet="abc xyz,.!é漢", max_size=50))
 def test_single_quotes_python_literals(action: str, reason: str) -> None:
     d = _ok(parse_decision(repr({"decision": action, "reason": reason, "confident": True})))
-    assert d.action == action and d.reason == reason
+    assert d.action == action
+    assert d.reason == reason
 
 
 @FAST
@@ -51,7 +60,8 @@ def test_anything_gives_a_decision_or_a_failure_never_an_exception(text: str) ->
     got = parse_decision(text)
     assert isinstance(got, Decision | ParseFailure)
     if isinstance(got, ParseFailure):
-        assert got.outcome in (Outcome.UNPARSEABLE, Outcome.REFUSED) and got.error
+        assert got.outcome in (Outcome.UNPARSEABLE, Outcome.REFUSED)
+        assert got.error
 
 
 @pytest.mark.parametrize(
@@ -87,18 +97,21 @@ def test_bare_answer_keeps_the_rest_as_reason() -> None:
 )
 def test_refusals(reply: str) -> None:
     got = parse_decision(reply)
-    assert isinstance(got, ParseFailure) and got.outcome == Outcome.REFUSED
+    assert isinstance(got, ParseFailure)
+    assert got.outcome == Outcome.REFUSED
 
 
 @pytest.mark.parametrize("reply", ["", "   ", "\n\n", "Hmm.", "Like many people, I enjoy soup.", "{}", "```json\n```", "{'oops': 1}", "Nothing to add"])
 def test_unparseable(reply: str) -> None:
     got = parse_decision(reply)
-    assert isinstance(got, ParseFailure) and got.outcome == Outcome.UNPARSEABLE
+    assert isinstance(got, ParseFailure)
+    assert got.outcome == Outcome.UNPARSEABLE
 
 
 def test_unknown_decision_value_is_named() -> None:
     got = parse_decision('{"decision": "maybe"}')
-    assert isinstance(got, ParseFailure) and "'maybe'" in got.error
+    assert isinstance(got, ParseFailure)
+    assert "'maybe'" in got.error
 
 
 def test_stray_braces_do_not_hide_the_object() -> None:
@@ -114,7 +127,8 @@ def test_very_long_reply() -> None:
     assert _ok(parse_decision(filler + '{"decision": "like"}')).action == "like"
     assert _ok(parse_decision("No. " + filler)).action == "skip"
     got = parse_decision(filler)
-    assert isinstance(got, ParseFailure) and len(got.error) < 300
+    assert isinstance(got, ParseFailure)
+    assert len(got.error) < 300
 
 
 def test_unicode_reply() -> None:
@@ -142,7 +156,8 @@ def test_isq_percentage_and_threshold(r: list[int], stated: str) -> None:
 
 def test_isq_rating_out_of_range_is_unparseable() -> None:
     got = parse_decision('{"visual_appeal": 11, "curiosity": 5, "emotional_engagement": 5, "value_expectation": 5}')
-    assert isinstance(got, ParseFailure) and "visual_appeal" in got.error
+    assert isinstance(got, ParseFailure)
+    assert "visual_appeal" in got.error
 
 
 @pytest.mark.parametrize(

@@ -38,22 +38,30 @@ def test_template_hashes_are_stable_and_distinct() -> None:
 
 def test_plain_is_the_papers_question_without_persona() -> None:
     prompt = get_strategy("plain")(None)
-    assert prompt.system is None and prompt.question == PLAIN_QUESTION and prompt.schema is None
+    assert prompt.system is None
+    assert prompt.question == PLAIN_QUESTION
+    assert prompt.schema is None
     assert "Do you like the content of this image?" in prompt.question
 
 
 def test_persona_strategies() -> None:
     simple = get_strategy("simple")(PERSONA)
-    assert simple.system is not None and "1. I go to church every Sunday." in simple.system
+    assert simple.system is not None
+    assert "1. I go to church every Sunday." in simple.system
     assert "trait_number" in simple.question
     isq = get_strategy("isq")(PERSONA)
     for key in ("visual_appeal", "curiosity", "emotional_engagement", "value_expectation", "preference_alignment"):
-        assert key in isq.question and key in isq.schema["properties"]  # type: ignore[index]
+        assert key in isq.question
+        assert key in isq.schema["properties"]
     values = get_strategy("values")(PERSONA)
     assert values.system is not None
     most, least = values.system.split("What matters least to you:")
-    assert "tradition" in most and "conformity" in most and "security" in most
-    assert "stimulation" in least and "hedonism" in least and "power" in least
+    assert "tradition" in most
+    assert "conformity" in most
+    assert "security" in most
+    assert "stimulation" in least
+    assert "hedonism" in least
+    assert "power" in least
     assert "church" not in values.system  # values, not traits
     with pytest.raises(ValueError, match="plain"):
         get_strategy("simple")(None)
@@ -70,9 +78,11 @@ def test_system_prompt_is_identical_across_turns() -> None:
 
     asyncio.run(run())
     systems = [r.messages[0] for r in viewer.model.requests]
-    assert systems[0]["role"] == "system" and all(s == systems[0] for s in systems)
+    assert systems[0]["role"] == "system"
+    assert all(s == systems[0] for s in systems)
     last_user = viewer.model.requests[2].messages[1]["content"]
-    assert "turn 0: liked video v0" in last_user[0]["text"] and "turn 1: liked video v1" in last_user[0]["text"]
+    assert "turn 0: liked video v0" in last_user[0]["text"]
+    assert "turn 1: liked video v1" in last_user[0]["text"]
 
 
 def test_history_marks_failed_turns() -> None:
@@ -81,16 +91,20 @@ def test_history_marks_failed_turns() -> None:
         Step(turn=1, video_id="b", outcome=Outcome.UNPARSEABLE, raw="???", error="no decision"),
     ]
     text = history_text(steps, 5)
-    assert "skipped video a (dull)" in text and "video b, no decision recorded (unparseable)" in text
+    assert "skipped video a (dull)" in text
+    assert "video b, no decision recorded (unparseable)" in text
     assert "???" not in text
     assert history_text(steps, 0) == ""
 
 
 def test_strategy_without_persona_is_an_error_outcome_not_an_exception() -> None:
     reply = asyncio.run(ScriptedViewer(["Yes."], strategy="isq").decide(None, _obs(0)))
-    assert reply.outcome == Outcome.ERROR and "plain" in reply.error
+    assert reply.outcome == Outcome.ERROR
+    assert "plain" in reply.error
 
 
 def test_describe_records_strategy_and_hash() -> None:
     d = ScriptedViewer([], strategy="values", temperature=0.0, seed=7).describe()
-    assert d["strategy"] == "values" and d["template_hash"] == template_hash("values") and d["seed"] == 7
+    assert d["strategy"] == "values"
+    assert d["template_hash"] == template_hash("values")
+    assert d["seed"] == 7

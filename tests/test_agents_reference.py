@@ -105,4 +105,6 @@ def test_make_viewer_and_describe() -> None:
     viewer = make_viewer("reference", labels=_labels(3), beta=2.0, seed=4)
     assert isinstance(viewer, ReferenceViewer)
     d = viewer.describe()
-    assert d["beta"] == 2.0 and d["seed"] == 4 and d["labelled_videos"] == 3
+    assert d["beta"] == 2.0
+    assert d["seed"] == 4
+    assert d["labelled_videos"] == 3

@@ -52,7 +52,7 @@ def _hash_image_url(url: str) -> str:
 def canonical_messages(messages: Any) -> Any:
     """``messages`` with every data-URL image replaced by a hash of its bytes."""
     if isinstance(messages, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in messages.items():
             if k == "image_url" and isinstance(v, dict) and isinstance(v.get("url"), str):
                 out[k] = {**v, "url": _hash_image_url(v["url"])}

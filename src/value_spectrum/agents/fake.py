@@ -28,13 +28,13 @@ import asyncio
 import inspect
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, Union
+from typing import Any
 
 from value_spectrum.agents.chat import ChatRequest, ChatResponse, ModelError, ToolCall
 from value_spectrum.agents.llm_viewer import LLMViewer
 from value_spectrum.records import Usage
 
-Reply = Union[str, ChatResponse, BaseException, type[BaseException], Callable[[ChatRequest], Any]]
+Reply = str | ChatResponse | BaseException | type[BaseException] | Callable[[ChatRequest], Any]
 """One scripted entry."""
 
 
@@ -106,7 +106,7 @@ class ScriptedModel:
             if not self.cycle or not self.replies:
                 raise ModelError(f"scripted model {self.name!r}: script exhausted after {len(self.replies)} replies")
             self._next = 0
-        entry = self.replies[self._next]
+        entry: Any = self.replies[self._next]
         self._next += 1
         if isinstance(entry, BaseException) or (isinstance(entry, type) and issubclass(entry, BaseException)):
             raise entry

@@ -165,7 +165,7 @@ class Gateway:
     def router(self) -> Any:
         """The litellm Router, built on first use."""
         if self._router is None:
-            from litellm import Router
+            from litellm import Router  # type: ignore[attr-defined]
             from litellm.types.router import RetryPolicy
 
             names = [self.name, *[f for f in self.fallbacks if f != self.name]]

@@ -39,7 +39,15 @@ from value_spectrum.personas.prompts import (
     template_hash,
 )
 from value_spectrum.personas.questionnaire import Instrument, Item
-from value_spectrum.records import Decision, Modality, Observation, Outcome, ProbeAnswer, Step, Usage
+from value_spectrum.records import (
+    Decision,
+    Modality,
+    Observation,
+    Outcome,
+    ProbeAnswer,
+    Step,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -190,9 +190,7 @@ def _confidence(value: object) -> float | None:
     c = _number(value)
     if c is None:
         return None
-    if isinstance(value, str) and "%" in value:
-        c /= 100.0
-    elif 1.0 < c <= 100.0:
+    if (isinstance(value, str) and "%" in value) or 1.0 < c <= 100.0:
         c /= 100.0
     return c if 0.0 <= c <= 1.0 else None
 

@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         host=args.host,
     ).start()
-    print(f"serving an OpenAI-compatible API at {server.base_url} (Ctrl-C to stop)", flush=True)  # noqa: T201
+    print(f"serving an OpenAI-compatible API at {server.base_url} (Ctrl-C to stop)", flush=True)
     try:
         while True:
             time.sleep(3600)
