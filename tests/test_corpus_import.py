@@ -21,10 +21,17 @@ runner = CliRunner()
 
 
 def encode_mp4(
-    path: Path, *, frames: int = 12, fps: int = 6, size: tuple[int, int] = (64, 112)
+    path: Path,
+    *,
+    frames: int = 12,
+    fps: int = 6,
+    size: tuple[int, int] = (64, 112),
+    faststart: bool = False,
 ) -> None:
-    """A small real MP4: a colour ramp, so frames differ over time."""
-    with av.open(str(path), mode="w", format="mp4") as container:
+    """A small real MP4: a colour ramp, so frames differ over time. ``faststart`` puts the
+    index first, so a truncated copy still opens and loses frames at its end instead."""
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), mode="w", format="mp4", options=options) as container:
         stream = container.add_stream("mpeg4", rate=fps)
         assert isinstance(stream, av.VideoStream)
         stream.width, stream.height = size
@@ -350,3 +357,13 @@ def test_ids_differing_only_in_case_do_not_share_a_folder(tmp_path: Path) -> Non
     assert sorted(result.imported) == ["Clip-2", "clip"]
     assert [Path(r.path).name for r in result.rejected] == ["c.png"]
     assert "duplicate id 'CLIP'" in result.rejected[0].reason
+
+
+def test_video_cut_short_after_its_index_is_rejected(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.mp4"
+    encode_mp4(whole, frames=40, fps=4, faststart=True)
+    assert len(sample_keyframes(whole, 3)) == 3
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(MediaError, match=r"cut\.mp4: frames stop at .* \(truncated video\)"):
+        sample_keyframes(cut, 3)

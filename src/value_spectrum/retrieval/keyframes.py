@@ -121,11 +121,15 @@ def _decode_all(
     if last is None:
         return []
     if next_i < len(targets) and duration > 0:
-        # targets past the last frame: fine for a container that overstates its length by a
-        # frame or two, a truncated file when the frames stop well short of the end
+        # a target past the last frame: fine for a container that overstates its length by a
+        # frame or two (or a clip of a few frames); a truncated file when frames stop earlier
         last_t = _frame_time(last, stream.time_base)
-        if last_t < 0.9 * duration - 0.5:
-            raise MediaError(f"frames stop at {last_t:.1f}s of {duration:.1f}s (truncated video)")
+        rate = stream.average_rate or stream.guessed_rate
+        slack = max(2.0 / float(rate), 0.25) if rate else 0.5  # two frame intervals
+        if targets[-1] - last_t > slack:
+            raise MediaError(
+                f"frames stop at {last_t:.1f}s of a {duration:.1f}s video (truncated video)"
+            )
     tail = _to_image(last)
     return [p if p is not None else tail for p in picked]
 
@@ -173,7 +177,13 @@ def sample_keyframes(path: Path, k: int = DEFAULT_KEYFRAMES) -> list[Image.Image
             raise MediaError(f"{path}: a still image ({container.format.name}), not a video")
         stream.thread_type = "AUTO"
         duration = _duration(container, stream)
-        targets = sample_times(duration, k)
+        # frame times count from the stream's start, which is not always zero
+        start = (
+            float(stream.start_time * stream.time_base)
+            if stream.start_time is not None and stream.time_base is not None
+            else 0.0
+        )
+        targets = [start + t for t in sample_times(duration, k)]
         try:
             if duration >= DECODE_ALL_BELOW_S and stream.time_base is not None:
                 images = _seek_each(container, stream, targets)
