@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from value_spectrum.agents import ModelError, ScriptedViewer, tool_call
+from value_spectrum.agents import ModelError, ModelRefusal, ScriptedViewer, tool_call
+from value_spectrum.agents.chat import ChatResponse
 from value_spectrum.personas.model import Persona
 from value_spectrum.records import Observation, Outcome
 from value_spectrum.values import ValueProfile
@@ -104,3 +105,9 @@ def test_tools_not_offered_after_the_last_round() -> None:
     # round 0 may call tools; round 1 is offered none, so the second tool call is not run
     assert r.searches == ("a",)
     assert v.model.requests[1].tools == ()
+
+
+def test_provider_content_filter_is_a_refusal() -> None:
+    v = ScriptedViewer([ModelRefusal("ContentPolicyViolationError: blocked"), ChatResponse(text="", finish_reason="content_filter")])
+    assert _decide(v).outcome == Outcome.REFUSED
+    assert _decide(v).outcome == Outcome.REFUSED

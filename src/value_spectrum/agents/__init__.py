@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from value_spectrum.agents.base import SearchTool, Viewer, ViewerReply
-from value_spectrum.agents.chat import ChatModel, ChatRequest, ChatResponse, ModelError, ToolCall
+from value_spectrum.agents.chat import (
+    ChatModel,
+    ChatRequest,
+    ChatResponse,
+    ModelError,
+    ModelRefusal,
+    ToolCall,
+)
 from value_spectrum.agents.fake import ScriptedModel, ScriptedViewer, scripted_model, tool_call
 from value_spectrum.agents.llm_viewer import LLMViewer
 from value_spectrum.agents.parsing import ParseFailure, parse_decision, parse_rating
@@ -45,6 +52,7 @@ __all__ = [
     "ChatResponse",
     "LLMViewer",
     "ModelError",
+    "ModelRefusal",
     "ParseFailure",
     "ReferenceViewer",
     "ScriptedModel",

@@ -73,6 +73,10 @@ class ModelError(RuntimeError):
     """No reply after retries (provider error, timeout, rate limit, exhausted script)."""
 
 
+class ModelRefusal(ModelError):
+    """The provider blocked the request or the reply (a content filter): recorded as ``refused``."""
+
+
 @runtime_checkable
 class ChatModel(Protocol):
     """Anything that answers chat requests."""

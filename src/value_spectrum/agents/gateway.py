@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from value_spectrum.agents.cache import ResponseCache, cacheable
-from value_spectrum.agents.chat import ChatRequest, ChatResponse, ModelError, ToolCall
+from value_spectrum.agents.chat import ChatRequest, ChatResponse, ModelError, ModelRefusal, ToolCall
 from value_spectrum.records import Usage
 
 logger = logging.getLogger(__name__)
@@ -207,8 +207,11 @@ class Gateway:
         return kwargs
 
     def _error(self, exc: BaseException) -> ModelError:
-        msg = _redact(f"{type(exc).__name__}: {exc}", [self._api_key or ""])
-        return ModelError(msg[:1000])
+        msg = _redact(f"{type(exc).__name__}: {exc}", [self._api_key or ""])[:1000]
+        names = {c.__name__ for c in type(exc).__mro__}
+        if "ContentPolicyViolationError" in names:
+            return ModelRefusal(msg)
+        return ModelError(msg)
 
     # ---- calls --------------------------------------------------------------------------------
     async def complete(self, request: ChatRequest) -> ChatResponse:

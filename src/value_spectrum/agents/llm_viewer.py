@@ -24,7 +24,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from value_spectrum.agents.base import SearchTool, ViewerReply
-from value_spectrum.agents.chat import ChatModel, ChatRequest, ChatResponse, Message, ModelError
+from value_spectrum.agents.chat import (
+    ChatModel,
+    ChatRequest,
+    ChatResponse,
+    Message,
+    ModelError,
+    ModelRefusal,
+)
 from value_spectrum.agents.observe import observation_content
 from value_spectrum.agents.parsing import ParseFailure, parse_decision, parse_rating
 from value_spectrum.personas.model import Persona
@@ -262,6 +269,8 @@ class LLMViewer:
                 await self._run_tools(response, messages, search, queries)
             assert response is not None
             raw = response.text
+            if not raw.strip() and response.finish_reason == "content_filter":
+                raise ModelRefusal("the provider's content filter stopped the reply")
             parsed = parse_decision(raw)
             if isinstance(parsed, ParseFailure) and (parsed.outcome == Outcome.UNPARSEABLE or self.repair_refusals):
                 first_error = parsed.error
@@ -273,6 +282,8 @@ class LLMViewer:
                 parsed = parse_decision(raw)
                 if isinstance(parsed, ParseFailure):
                     parsed = ParseFailure(parsed.outcome, f"{parsed.error} (after repair; first reply: {first_error})")
+        except ModelRefusal as exc:
+            return self._failure(Outcome.REFUSED, f"refused by the provider: {exc}", raw, queries, usages, started)
         except ModelError as exc:
             return self._failure(Outcome.ERROR, f"model error: {exc}", raw, queries, usages, started)
         except OSError as exc:
