@@ -65,9 +65,11 @@ def import_(
 ) -> None:
     """Import a folder of short videos (mp4, webm, mov) and screenshots (jpg, png, webp).
 
-    Metadata comes from a same-name .json sidecar or from --manifest. Bad items are rejected
-    with a reason and the rest is imported. Exit status: 0 all imported, 1 some rejected,
-    2 usage error (missing folder, nothing importable).
+    Metadata comes from a same-name .json sidecar or from --manifest.
+
+    Bad items are rejected with a reason; the rest is imported.
+
+    Exit status: 0 all imported, 1 some rejected, 2 usage error (e.g. nothing importable).
     """
     from value_spectrum.retrieval.importer import ImportUsageError, import_collection
 
