@@ -160,3 +160,23 @@ def test_drained_session_resumes_to_the_same_trajectory(tmp_path: Path) -> None:
 
     full, resumed = asyncio.run(main())
     assert resumed.model_dump_json() == full.model_dump_json()
+
+
+def test_viewer_sees_recent_history() -> None:
+    class Historian(CostlyViewer):
+        def __init__(self):
+            super().__init__(0.0)
+            self.lengths: list[int] = []
+            self.last_turns: list[int] = []
+
+        async def decide(self, persona, observation, *, history=(), search=None):
+            self.lengths.append(len(history))
+            if len(history):
+                self.last_turns.append(history[-1].turn)
+                assert [s.turn for s in history] == [s.turn for s in history[:]]
+            return await super().decide(persona, observation, history=history, search=search)
+
+    viewer = Historian()
+    asyncio.run(run_session(build_session_graph(), META, context(viewer, steps=25)))
+    assert viewer.lengths == list(range(21)) + [20] * 4  # the window is 20
+    assert viewer.last_turns == list(range(24))

@@ -22,9 +22,9 @@ import logging
 import operator
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, overload
 
 from value_spectrum.agents.base import SearchTool, Viewer, ViewerReply
 from value_spectrum.graphs.feeds import FeedPolicy, FeedState, derive_seed
@@ -136,6 +136,32 @@ def initial_state() -> SessionState:
 
 
 # ---- nodes ----------------------------------------------------------------------------------
+class StepHistory(Sequence[Step]):
+    """The recent steps as a read-only sequence, validated into :class:`Step` only when a viewer
+    reads them (most viewers never do; validating every turn cost more than the decision)."""
+
+    def __init__(self, raw: list[dict[str, Any]]) -> None:
+        self._raw = raw
+        self._cache: dict[int, Step] = {}
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    @overload
+    def __getitem__(self, index: int) -> Step: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Step]: ...
+    def __getitem__(self, index: int | slice) -> Step | Sequence[Step]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self._raw))))
+        n = index + len(self._raw) if index < 0 else index
+        if not 0 <= n < len(self._raw):
+            raise IndexError(index)
+        if n not in self._cache:
+            self._cache[n] = Step.model_validate(self._raw[n])
+        return self._cache[n]
+
+
 def turn_rng(seed: int, turn: int) -> random.Random:
     """The feed's RNG for one turn: a pure function of (session seed, turn)."""
     return random.Random(derive_seed("feed", seed, turn))
@@ -194,7 +220,7 @@ async def _decide(state: SessionState, runtime: Runtime[SessionContext]) -> dict
             frames = tuple(str(p) for p in ctx.corpus.keyframe_paths(video))
         obs = Observation.of(video, turn=turn, keyframes=frames, modality=ctx.modality)
         window = state["steps"][-ctx.history_window :] if ctx.history_window > 0 else []
-        history = tuple(Step.model_validate(s) for s in window)
+        history = StepHistory(window)
         reply = await ctx.viewer.decide(ctx.persona, obs, history=history, search=search)
         if not isinstance(reply, ViewerReply):
             raise TypeError(f"viewer {ctx.viewer.name!r} returned {type(reply).__name__}, not ViewerReply")
@@ -274,18 +300,20 @@ async def _probe(state: SessionState, runtime: Runtime[SessionContext]) -> dict[
 
 
 # ---- routing --------------------------------------------------------------------------------
-def _after_pick(state: SessionState) -> Literal["decide", "__end__"]:
+# async on purpose: LangGraph runs sync routers of an async graph in a thread pool, and that
+# hand-off cost more than the rest of a turn (benchmarks/bench_session.py)
+async def _after_pick(state: SessionState) -> Literal["decide", "__end__"]:
     return "__end__" if state["done"] else "decide"
 
 
-def _after_record(state: SessionState, runtime: Runtime[SessionContext]) -> Literal["probe", "pick", "__end__"]:
+async def _after_record(state: SessionState, runtime: Runtime[SessionContext]) -> Literal["probe", "pick", "__end__"]:
     ctx = runtime.context
     if ctx.probe is not None and ctx.probe_every > 0 and state["turn"] % ctx.probe_every == 0:
         return "probe"
     return "__end__" if state["done"] else "pick"
 
 
-def _after_probe(state: SessionState) -> Literal["pick", "__end__"]:
+async def _after_probe(state: SessionState) -> Literal["pick", "__end__"]:
     return "__end__" if state["done"] else "pick"
 
 

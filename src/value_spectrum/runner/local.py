@@ -178,8 +178,7 @@ class BatchRunner:
         Args:
             handle_signals: install a SIGINT handler (first Ctrl-C drains, second cancels).
         """
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
+        from value_spectrum.graphs.checkpoints import sqlite_checkpointer
         from value_spectrum.graphs.session import build_session_graph
 
         start = time.perf_counter()
@@ -203,7 +202,7 @@ class BatchRunner:
             loop.add_signal_handler(signal.SIGINT, self._on_sigint)
         sem = asyncio.Semaphore(self.config.concurrency)
         try:
-            async with AsyncSqliteSaver.from_conn_string(str(rundir.checkpoints_path)) as saver:
+            async with sqlite_checkpointer(rundir.checkpoints_path) as saver:
                 graph = build_session_graph(saver)
 
                 async def one(spec: SessionSpec) -> None:
