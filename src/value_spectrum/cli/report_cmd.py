@@ -64,6 +64,14 @@ def report(
         ),
     ] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    circle_prior: Annotated[
+        float,
+        typer.Option(
+            "--circle-prior",
+            min=0.0,
+            help="Strength of the value-circle smoothness prior of the decomposition (0: plain ridge).",
+        ),
+    ] = 1.0,
     min_decisions: Annotated[
         int, typer.Option("--min-decisions", min=1, help="Fewest decisions a profile is fitted on.")
     ] = 10,
@@ -72,7 +80,13 @@ def report(
     from value_spectrum.scoring.report import ScoringOptions, build_report
     from value_spectrum.scoring.rundir import LABELS_FILE, RunDirError, labelled
 
-    opts = ScoringOptions(window=window, n_boot=boot, seed=seed, min_decisions=min_decisions)
+    opts = ScoringOptions(
+        window=window,
+        n_boot=boot,
+        seed=seed,
+        min_decisions=min_decisions,
+        circle_prior=circle_prior,
+    )
     corpus = None
     fallback = None
     if run_dir.is_dir() and not (run_dir / LABELS_FILE).is_file():

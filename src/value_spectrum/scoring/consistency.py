@@ -19,7 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from value_spectrum.scoring.alignment import align
-from value_spectrum.scoring.revealed import MIN_DECISIONS, DecisionTable, decompose
+from value_spectrum.scoring.revealed import (
+    DEFAULT_CIRCLE_PRIOR,
+    MIN_DECISIONS,
+    DecisionTable,
+    decompose,
+)
 from value_spectrum.scoring.stats import DEFAULT_L2, slope_per
 from value_spectrum.values import ValueProfile, pearson
 
@@ -76,6 +81,7 @@ def consistency(
     window: int = DEFAULT_WINDOW,
     threshold: float = DRIFT_THRESHOLD,
     l2: float = DEFAULT_L2,
+    circle_prior: float = DEFAULT_CIRCLE_PRIOR,
     min_decisions: int = MIN_DECISIONS,
 ) -> Consistency:
     """Score windows of ``window`` turns over ``table`` (one session or several pooled by turn)."""
@@ -86,7 +92,9 @@ def consistency(
     for start in range(0, last_turn + 1, window):
         idx = np.flatnonzero((table.turn >= start) & (table.turn < start + window))
         sub = table.subset(idx)
-        weights, reason = decompose(sub, l2=l2, min_decisions=min_decisions)
+        weights, reason = decompose(
+            sub, l2=l2, circle_prior=circle_prior, min_decisions=min_decisions
+        )
         prof = None if weights is None else ValueProfile.from_array(weights)
         al = align(prof, target).spearman if prof is not None else math.nan
         rate = 100.0 * float(sub.y.mean()) if len(sub) else math.nan

@@ -33,7 +33,12 @@ from value_spectrum.scoring.questionnaire import (
     stated_revealed_gap,
 )
 from value_spectrum.scoring.reference import CITATION, preference_reference
-from value_spectrum.scoring.revealed import MIN_DECISIONS, decision_table, revealed_profile
+from value_spectrum.scoring.revealed import (
+    DEFAULT_CIRCLE_PRIOR,
+    MIN_DECISIONS,
+    decision_table,
+    revealed_profile,
+)
 from value_spectrum.scoring.rundir import LabelledVideo, RunData, injected_profile, read_run
 from value_spectrum.scoring.stats import DEFAULT_L2, finite_or_none, nanmedian
 from value_spectrum.values import VALUE_IDS, ValueProfile
@@ -59,6 +64,8 @@ class ScoringOptions(_Model):
     """Fewest decisions a profile is fitted on."""
     l2: float = DEFAULT_L2
     """Ridge strength of the decomposition."""
+    circle_prior: float = DEFAULT_CIRCLE_PRIOR
+    """Strength of the value-circle smoothness prior (0: plain ridge)."""
     n_boot: int = 200
     """Bootstrap resamples (0: no intervals)."""
     seed: int = 0
@@ -279,7 +286,9 @@ def _session_summary(
     opts: ScoringOptions,
 ) -> SessionSummary:
     table = decision_table([traj], labels)
-    rev = revealed_profile(table, l2=opts.l2, min_decisions=opts.min_decisions)
+    rev = revealed_profile(
+        table, l2=opts.l2, circle_prior=opts.circle_prior, min_decisions=opts.min_decisions
+    )
     al = align(rev.profile, target, reason=rev.reason)
     st = steerability(traj.steps, window=opts.steer_window)
     return SessionSummary(
@@ -343,6 +352,7 @@ def score_group(
     rev = revealed_profile(
         table,
         l2=opts.l2,
+        circle_prior=opts.circle_prior,
         min_decisions=opts.min_decisions,
         n_boot=opts.n_boot,
         seed=opts.seed,
@@ -374,6 +384,7 @@ def score_group(
         window=opts.window,
         threshold=opts.drift_threshold,
         l2=opts.l2,
+        circle_prior=opts.circle_prior,
         min_decisions=opts.min_decisions,
     )
     ci = None

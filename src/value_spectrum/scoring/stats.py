@@ -35,21 +35,29 @@ def _penalised_loglik(a: np.ndarray, y: np.ndarray, beta: np.ndarray, pen: np.nd
     eta = a @ beta
     # log(1 + e^eta) computed stably
     ll = float(y @ eta - np.logaddexp(0.0, eta).sum())
-    return ll - 0.5 * float(beta @ (pen * beta))
+    return ll - 0.5 * float(beta @ pen @ beta)
 
 
 def fit_logistic(
-    x: np.ndarray, y: np.ndarray, *, l2: float = DEFAULT_L2, max_iter: int = 100, tol: float = 1e-9
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    l2: float = DEFAULT_L2,
+    penalty: np.ndarray | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-9,
 ) -> LogisticFit:
-    """Ridge-penalised logistic regression by Newton's method with step halving.
+    """Penalised logistic regression by Newton's method with step halving.
 
-    Maximises ``sum log-likelihood - l2/2 * ||weights||^2``. Columns are centred internally
-    so that the unpenalised intercept does not interact with the penalty.
+    Maximises ``sum log-likelihood - 1/2 * w' P w`` with ``P = l2 * I`` (ridge) unless a
+    ``penalty`` matrix is given. Columns are centred internally so that the unpenalised
+    intercept does not interact with the penalty.
 
     Args:
         x: Shape ``(n, p)`` design (no intercept column).
         y: Shape ``(n,)`` of 0/1.
         l2: Ridge strength (> 0 keeps the problem strictly convex in the weights).
+        penalty: Shape ``(p, p)`` positive-definite penalty matrix, replacing ``l2 * I``.
         max_iter: Newton steps at most.
         tol: Stop when the largest step component is below this.
 
@@ -66,8 +74,10 @@ def fit_logistic(
     n, p = x.shape
     means = x.mean(axis=0)
     a = np.column_stack([np.ones(n), x - means])
-    pen = np.full(p + 1, float(l2))
-    pen[0] = 0.0
+    pen = np.zeros((p + 1, p + 1))
+    pen[1:, 1:] = (
+        float(l2) * np.eye(p) if penalty is None else np.asarray(penalty, dtype=np.float64)
+    )
     beta = np.zeros(p + 1)
     beta[0] = math.log(rate / (1.0 - rate))
     current = _penalised_loglik(a, y, beta, pen)
@@ -76,8 +86,8 @@ def fit_logistic(
     for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported
         mu = expit(a @ beta)
         w = mu * (1.0 - mu)
-        grad = a.T @ (y - mu) - pen * beta
-        hess = (a * w[:, None]).T @ a + np.diag(pen) + 1e-10 * np.eye(p + 1)
+        grad = a.T @ (y - mu) - pen @ beta
+        hess = (a * w[:, None]).T @ a + pen + 1e-10 * np.eye(p + 1)
         step = np.linalg.solve(hess, grad)
         t = 1.0
         while True:
