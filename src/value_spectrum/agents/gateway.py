@@ -6,8 +6,10 @@ rate limits are litellm's ``Router``'s, configured here, not a loop of ours:
 * ``num_retries`` retries of server errors and timeouts; ``rate_limit_retries`` retries of 429s
   (litellm's ``RetryPolicy``), with the Router's exponential backoff and jitter;
 * ``timeout_s`` per attempt;
-* ``rpm`` / ``tpm`` set on the deployment; with either set the Router routes by usage and waits
-  for the next minute's window instead of sending (``usage-based-routing-v2``);
+* ``rpm`` / ``tpm`` set on the deployment; with either set the Router routes by usage and a
+  request over the limit waits for the next minute's window (``usage-based-routing-v2`` with the
+  Router's scheduler); each wait uses one of ``rate_limit_retries``, so keep that at least
+  ``concurrency / rpm``;
 * ``max_parallel_requests``: the most requests in flight to the deployment at once;
 * ``fallbacks``: other model strings tried in order when the first keeps failing.
 
@@ -75,7 +77,7 @@ class Gateway:
         api_key_env: str | None = None,
         timeout_s: float = 120.0,
         num_retries: int = 3,
-        rate_limit_retries: int = 8,
+        rate_limit_retries: int = 10,
         rpm: int | None = None,
         tpm: int | None = None,
         max_parallel_requests: int | None = None,
@@ -185,7 +187,10 @@ class Gateway:
             if len(names) > 1:
                 options["fallbacks"] = [{self.name: names[1:]}]
             if self.rpm is not None or self.tpm is not None:
+                # usage-based routing through the Router's scheduler: a request over the limit
+                # sleeps until the next minute's window (one rate-limit retry per window)
                 options["routing_strategy"] = "usage-based-routing-v2"
+                options["default_priority"] = 0
             self._router = Router(**options)
         return self._router
 
