@@ -111,3 +111,30 @@ def test_provider_content_filter_is_a_refusal() -> None:
     v = ScriptedViewer([ModelRefusal("ContentPolicyViolationError: blocked"), ChatResponse(text="", finish_reason="content_filter")])
     assert _decide(v).outcome == Outcome.REFUSED
     assert _decide(v).outcome == Outcome.REFUSED
+
+
+def test_isq_reply_liked_at_sixty_percent() -> None:
+    ratings = '{"visual_appeal": 7, "curiosity": 6, "emotional_engagement": 5, "value_expectation": 6, "preference_alignment": 6, "action": "skip", "reason": "fine"}'
+    v = ScriptedViewer([ratings], strategy="isq")
+    r = _decide(v)
+    assert r.outcome == Outcome.LIKE  # 60 % reaches the paper's threshold whatever the stated action
+    assert r.decision is not None
+    assert r.decision.scores["isq_percent"] == 60.0
+    assert r.decision.scores["stated_like"] == 0.0
+
+
+def test_unreadable_keyframe_is_an_error_outcome(tmp_path: object) -> None:
+    obs = OBS.model_copy(update={"modality": "frames", "keyframes": ("/nonexistent/frame.jpg",)})
+    v = ScriptedViewer(["Yes."])
+    r = asyncio.run(v.decide(PERSONA, obs))
+    assert r.outcome == Outcome.ERROR
+    assert "frame.jpg" in r.error
+    assert v.model.requests == []  # nothing was sent
+
+
+def test_every_viewer_meets_the_protocol() -> None:
+    from value_spectrum.agents import LLMViewer, ReferenceViewer, Viewer
+
+    assert isinstance(ScriptedViewer([]), Viewer)
+    assert isinstance(ReferenceViewer({}), Viewer)
+    assert isinstance(LLMViewer("openai/x", api_base="http://127.0.0.1:9/v1", cache=False), Viewer)
