@@ -212,7 +212,7 @@ class Gateway:
         return kwargs
 
     def _error(self, exc: BaseException) -> ModelError:
-        msg = _redact(f"{type(exc).__name__}: {exc}", [self._api_key or ""])[:1000]
+        msg = " ".join(_redact(f"{type(exc).__name__}: {exc}", [self._api_key or ""]).split())[:1000]
         names = {c.__name__ for c in type(exc).__mro__}
         if "ContentPolicyViolationError" in names:
             return ModelRefusal(msg)
