@@ -138,3 +138,30 @@ def test_every_viewer_meets_the_protocol() -> None:
     assert isinstance(ScriptedViewer([]), Viewer)
     assert isinstance(ReferenceViewer({}), Viewer)
     assert isinstance(LLMViewer("openai/x", api_base="http://127.0.0.1:9/v1", cache=False), Viewer)
+
+
+def test_schema_is_requested_only_where_supported_and_defined() -> None:
+    v = ScriptedViewer(['{"decision": "like", "reason": "x", "trait_number": 1}'], schema=True)
+    _decide(v)
+    rf = v.model.requests[0].response_format
+    assert rf is not None
+    assert rf["json_schema"]["schema"]["properties"]["decision"]["enum"] == ["like", "skip"]
+    plain = ScriptedViewer(["Yes."], schema=True, strategy="plain")
+    _decide(plain)
+    assert plain.model.requests[0].response_format is None
+    unsupported = ScriptedViewer(['{"decision": "like"}'], schema=False)
+    _decide(unsupported)
+    assert unsupported.model.requests[0].response_format is None
+
+
+def test_rate_repairs_once_then_keeps_none_with_raw() -> None:
+    from value_spectrum.personas.questionnaire import Instrument, Item
+
+    inst = Instrument(id="t", licence="test", items=(Item(id="s1", value="self_direction", text="I like to decide for myself."),))
+    v = ScriptedViewer(["I'd rather not say.", '{"rating": 3}', "no idea", "still no idea"])
+    first = asyncio.run(v.rate(PERSONA, inst, inst.items[0]))
+    assert first.rating == 3
+    assert [r.purpose for r in v.model.requests] == ["rate", "repair"]
+    second = asyncio.run(v.rate(PERSONA, inst, inst.items[0]))
+    assert second.rating is None
+    assert second.raw == "still no idea"
