@@ -68,25 +68,27 @@ async def main(sessions: int, steps: int) -> None:
     from value_spectrum.graphs.checkpoints import sqlite_checkpointer
 
     rates = {}
-    for durability, sync in (("sync", "FULL"), ("sync", "NORMAL"), ("async", "NORMAL")):
+    variants = (("aiosqlite", "sync", "FULL", False), ("aiosqlite", "sync", "NORMAL", False),
+                ("inline", "sync", "NORMAL", True), ("inline", "async", "NORMAL", True))
+    for kind, durability, sync, inline in variants:
         with tempfile.TemporaryDirectory() as d:
-            async with sqlite_checkpointer(Path(d) / "c.sqlite", synchronous=sync) as saver:
+            async with sqlite_checkpointer(Path(d) / "c.sqlite", synchronous=sync, inline=inline) as saver:
                 g = build_session_graph(saver)
                 t0 = time.perf_counter()
                 for i in range(sessions):
                     await run_session(g, SessionMeta(f"s{i}", "p", "reference"), ctx(i), durability=durability)
-                rates[f"{durability}, {sync}"] = time.perf_counter() - t0
+                rates[f"{kind}, {durability}, {sync}"] = time.perf_counter() - t0
 
     def rate(t: float) -> float:
         return decisions / t
 
     print(f"{sessions} sessions x {steps} steps = {decisions} decisions, reference viewer, random feed")
-    print(f"bare asyncio loop          : {rate(t_bare):10.0f} decisions/s")
-    print(f"graph, no checkpointer     : {rate(t_graph):10.0f} decisions/s  (bare/graph = {t_graph / t_bare:6.1f}x slower)")
+    print(f"bare asyncio loop                        : {rate(t_bare):8.0f} decisions/s")
+    print(f"graph, no checkpointer                   : {rate(t_graph):8.0f} decisions/s  (bare/graph = {t_graph / t_bare:6.1f}x slower)")
     for k, t in rates.items():
-        print(f"graph, SQLite ({k:12s}): {rate(t):10.0f} decisions/s  (bare/graph = {t / t_bare:6.1f}x slower)")
+        print(f"graph, SQLite ({k:24s}): {rate(t):8.0f} decisions/s  (bare/graph = {t / t_bare:6.1f}x slower)")
     print(f"graph overhead per decision: {(t_graph - t_bare) / decisions * 1e3:.2f} ms (no checkpointer), "
-          f"{(rates['sync, NORMAL'] - t_bare) / decisions * 1e3:.2f} ms (SQLite sync, NORMAL: the runner's setting)")
+          f"{(rates['inline, sync, NORMAL'] - t_bare) / decisions * 1e3:.2f} ms (SQLite inline, sync, NORMAL: the runner's setting)")
 
 
 if __name__ == "__main__":

@@ -263,7 +263,8 @@ class BatchRunner:
             logger.exception("session %s failed", sid)
             summary.sessions_failed.append(f"{sid}: {type(exc).__name__}: {exc}")
             return
-        rundir.write_session(trajectory)
+        # fsync in a worker thread: the other sessions keep going while the disk syncs
+        await asyncio.to_thread(rundir.write_session, trajectory)
         finished[sid] = trajectory
         summary.sessions_run += 1
         with contextlib.suppress(Exception):  # the record is safe; a stale thread is harmless
