@@ -112,11 +112,33 @@ def main() -> None:
         t0 = time.perf_counter()
         summary = asyncio.run(BatchRunner(config, services=services, durability=args.durability).run())
         wall = time.perf_counter() - t0
+        # the framework alone: the same batch with a viewer that sleeps the latency and answers
+        # like the reference viewer (no HTTP, no litellm)
+        from value_spectrum.agents.reference import ReferenceViewer
+
+        class Sleepy:
+            name = "reference"
+
+            def __init__(self, inner: ReferenceViewer) -> None:
+                self.inner = inner
+
+            async def decide(self, persona, observation, *, history=(), search=None):  # type: ignore[no-untyped-def]
+                await asyncio.sleep(args.latency_ms / 1000.0)
+                return await self.inner.decide(persona, observation)
+
+        sleepy_cfg = RunConfig(**{**config.model_dump(), "out": Path(tmp) / "sleepy", "models": ("reference",)})
+        sleepy_services = Services(sleepy_cfg)
+        labels = sleepy_services.labels
+        sleepy_services._viewer_factory = lambda spec: Sleepy(ReferenceViewer(labels, seed=spec.seed))
+        t0 = time.perf_counter()
+        asyncio.run(BatchRunner(sleepy_cfg, services=sleepy_services, durability=args.durability).run())
+        wall_sleepy = time.perf_counter() - t0
     decisions = n_sessions * args.steps
     ideal = decisions * args.latency_ms / 1000.0 / args.concurrency
     print(f"{n_sessions} sessions x {args.steps} steps = {decisions} decisions, {args.modality} modality, "
           f"latency {args.latency_ms:.0f} ms, concurrency {args.concurrency}, durability {args.durability}")
     print(f"server {'in process' if args.in_process_server else 'in a subprocess'}; outcomes {summary.outcomes}")
+    print(f"runner, sleeping viewer (no HTTP): wall {wall_sleepy:.2f} s   ratio to ideal {wall_sleepy / ideal:.3f}")
     print(f"bare gateway loop: wall {wall_bare:.2f} s   ratio to ideal {wall_bare / ideal:.3f}")
     print(f"runner           : wall {wall:.2f} s   ideal {ideal:.2f} s   ratio {wall / ideal:.3f} (target <= 1.15)")
     print(f"runner / bare loop: {wall / wall_bare:.3f}")
