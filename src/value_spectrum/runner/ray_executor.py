@@ -1,0 +1,152 @@
+"""The Ray executor: each session a Ray task, results written to a shared run directory.
+
+Ray is optional (``pip install 'value-spectrum[ray]'``) and imported only here, inside the
+functions. Every task rebuilds the services from the config (cached once per worker process),
+runs its session with a checkpoint database of its own (``checkpoints/<session_id>.sqlite``
+in the run directory, so no two machines write one SQLite file), writes the record atomically
+and returns a small summary. The driver only plans, launches, watches the budget and summarises;
+re-running continues exactly as with the local executor.
+
+The run directory must be on a file system every node can reach (NFS, a mounted bucket); for
+many machines a LangGraph Postgres checkpointer is the better home for checkpoints (see
+``docs/simulation.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from value_spectrum.runner.config import RunConfig
+from value_spectrum.runner.plan import SessionSpec, build_plan
+from value_spectrum.runner.rundir import CHECKPOINT_DIR, RunDir
+from value_spectrum.runner.services import Services
+from value_spectrum.runner.summary import RunSummary
+
+logger = logging.getLogger(__name__)
+
+RAY_MISSING = "the Ray executor needs ray: pip install 'value-spectrum[ray]' (or use --executor local)"
+"""The error when ray is not installed."""
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError(RAY_MISSING) from None
+    return ray
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_services(config_json: str) -> Services:
+    """One set of services per worker process and config (loading a corpus or an index once)."""
+    return Services(RunConfig.model_validate_json(config_json))
+
+
+async def _run_job(config_json: str, spec: SessionSpec, run_dir: str) -> dict[str, Any]:
+    from value_spectrum.graphs.checkpoints import sqlite_checkpointer
+    from value_spectrum.graphs.driver import run_session
+    from value_spectrum.graphs.session import build_session_graph
+    from value_spectrum.runner.local import session_meta
+
+    services = _worker_services(config_json)
+    rundir = RunDir(Path(run_dir))
+    db = rundir.path / CHECKPOINT_DIR / f"{spec.session_id}.sqlite"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    async with sqlite_checkpointer(db) as saver:
+        graph = build_session_graph(saver)
+        context = services.context(spec)
+        meta = session_meta(services.config, spec, services.viewer_extra(context.viewer))
+        trajectory = await run_session(graph, meta, context)
+    rundir.write_session(trajectory)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return {
+        "session_id": trajectory.session_id,
+        "status": trajectory.status,
+        "steps": len(trajectory.steps),
+        "cost_usd": trajectory.usage.cost_usd,
+    }
+
+
+def run_session_job(config_json: str, spec: dict[str, Any], run_dir: str) -> dict[str, Any]:
+    """The body of one Ray task (a plain function, so any executor, or a test, can call it):
+    run or resume one planned session and write its record into ``run_dir``.
+
+    Args:
+        config_json: ``RunConfig.model_dump_json()``.
+        spec: ``dataclasses.asdict(SessionSpec)``.
+        run_dir: the shared run directory.
+
+    Returns:
+        ``session_id``, ``status``, ``steps``, ``cost_usd``.
+    """
+    return asyncio.run(_run_job(config_json, SessionSpec(**spec), run_dir))
+
+
+async def run_batch_ray(
+    config: RunConfig,
+    *,
+    services: Services | None = None,
+    observer: Any = None,
+    force_new: bool = False,
+) -> RunSummary:
+    """Run or continue a batch on Ray (``ray.init(address=config.ray_address)``).
+
+    At most ``config.concurrency`` sessions are in flight; once ``config.max_cost`` is spent no
+    new session starts (sessions in flight finish; a session cannot be drained remotely).
+
+    Raises:
+        ImportError: ray is not installed (:data:`RAY_MISSING`).
+    """
+    ray = _import_ray()
+    from value_spectrum.runner.local import prepare_run_dir
+
+    start = time.perf_counter()
+    services = services or Services(config)
+    specs = build_plan(config, services.persona_ids)
+    rundir = prepare_run_dir(config, services, specs, force_new=force_new)
+    scan = rundir.scan(s.session_id for s in specs)
+    summary = RunSummary(run_dir=str(rundir.path), run_id=rundir.path.name, sessions_planned=len(specs),
+                         sessions_skipped=len(scan.finished), corrupt=list(scan.corrupt))
+    todo = [s for s in specs if s.session_id not in scan.finished]
+    if observer is not None:
+        observer.on_plan(len(specs), len(scan.finished), config.steps)
+    if not ray.is_initialized():
+        ray.init(address=config.ray_address, ignore_reinit_error=True)
+    task = ray.remote(run_session_job)
+    config_json = config.model_dump_json()
+    spent = 0.0
+    in_flight: dict[Any, SessionSpec] = {}
+    queue = list(todo)
+    stopped: str | None = None
+    while queue or in_flight:
+        while queue and len(in_flight) < config.concurrency and stopped is None:
+            spec = queue.pop(0)
+            in_flight[task.remote(config_json, asdict(spec), str(rundir.path))] = spec
+        if not in_flight:
+            break
+        ready, _ = await asyncio.to_thread(ray.wait, list(in_flight), num_returns=1)
+        spec = in_flight.pop(ready[0])
+        try:
+            result = ray.get(ready[0])
+        except Exception as exc:  # a task that crashed: reported, resumed next time
+            summary.sessions_failed.append(f"{spec.session_id}: {type(exc).__name__}: {exc}")
+            continue
+        summary.sessions_run += 1
+        spent += float(result["cost_usd"])
+        if config.max_cost is not None and spent >= config.max_cost:
+            stopped = "budget"
+    finished = rundir.scan([s.session_id for s in specs], quarantine=False).finished
+    summary.sessions_pending = len(specs) - len(finished)
+    summary.add_trajectories(finished[s.session_id] for s in specs if s.session_id in finished)
+    summary.cost_usd_this_run = round(spent, 8)
+    summary.decisions_this_run = sum(len(finished[s.session_id].steps) for s in todo if s.session_id in finished)
+    summary.stopped = stopped
+    summary.elapsed_s = round(time.perf_counter() - start, 3)
+    return summary
