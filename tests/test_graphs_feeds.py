@@ -6,8 +6,8 @@ import random
 
 import numpy as np
 import pytest
-from _sim_fakes import tiny_videos
 
+from _sim_fakes import tiny_videos
 from value_spectrum.graphs.feeds import (
     FEED_POLICIES,
     AdaptiveFeed,
@@ -48,7 +48,7 @@ def test_no_repeats_deterministic_and_exhaustion(name: str) -> None:
 
 
 def test_unknown_policy_names_the_choices() -> None:
-    with pytest.raises(ValueError, match="unknown feed policy 'tiktok'.*random"):
+    with pytest.raises(ValueError, match=r"unknown feed policy 'tiktok'.*random"):
         make_feed("tiktok", tiny_videos(3))
 
 

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from _sim_fakes import BrokenViewer, CostlyViewer, tiny_corpus, two_personas
 
+from _sim_fakes import BrokenViewer, CostlyViewer, tiny_corpus, two_personas
 from value_spectrum.agents.reference import ReferenceViewer
 from value_spectrum.graphs.driver import SessionMeta, run_session
 from value_spectrum.graphs.feeds import make_feed
@@ -60,7 +60,8 @@ def test_full_session_is_deterministic() -> None:
     graph = build_session_graph()
     a = asyncio.run(run_session(graph, META, context()))
     b = asyncio.run(run_session(graph, META, context()))
-    assert len(a.steps) == 12 and a.status == "finished"
+    assert len(a.steps) == 12
+    assert a.status == "finished"
     assert [s.turn for s in a.steps] == list(range(12))
     assert len({s.video_id for s in a.steps}) == 12
     assert a.model_dump_json() == b.model_dump_json()
@@ -94,7 +95,8 @@ def test_consecutive_errors_end_the_session_with_status_error() -> None:
 
 def test_feed_exhaustion_ends_the_session() -> None:
     t = asyncio.run(run_session(build_session_graph(), META, context(steps=100)))
-    assert len(t.steps) == 40 and t.status == "finished"
+    assert len(t.steps) == 40
+    assert t.status == "finished"
 
 
 def test_probe_every_k_turns() -> None:
@@ -115,7 +117,8 @@ def test_a_failing_probe_is_noted_not_fatal() -> None:
         raise ValueError("bad instrument")
 
     t = asyncio.run(run_session(build_session_graph(), META, context(steps=4, probe=probe, probe_every=2)))
-    assert len(t.steps) == 4 and t.probes == ()
+    assert len(t.steps) == 4
+    assert t.probes == ()
     assert any("bad instrument" in n for n in t.extra["notes"])
 
 

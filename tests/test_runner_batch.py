@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from _sim_fakes import BrokenViewer, CostlyViewer, reference_factory, services, tiny_corpus
 
+from _sim_fakes import BrokenViewer, CostlyViewer, reference_factory, services, tiny_corpus
 from value_spectrum.records import RunManifest, Trajectory
 from value_spectrum.runner.config import RunConfig
 from value_spectrum.runner.export import COLUMNS, export_rows, export_text
@@ -34,19 +34,26 @@ def session_bytes(run_dir: Path) -> dict[str, bytes]:
 def test_run_directory_layout_and_manifest(tmp_path: Path) -> None:
     s = run(cfg(tmp_path / "r"))
     assert s.sessions_planned == s.sessions_finished == s.sessions_run == 4
-    assert s.decisions == 24 and s.stopped is None and s.sessions_pending == 0
+    assert s.decisions == 24
+    assert s.stopped is None
+    assert s.sessions_pending == 0
     assert sum(s.outcomes.values()) == 24
     m = RunManifest.model_validate_json((tmp_path / "r" / "manifest.json").read_text())
-    assert m.models == ("reference",) and m.personas == ("carer", "climber")
+    assert m.models == ("reference",)
+    assert m.personas == ("carer", "climber")
     assert m.corpus["content_hash"] == tiny_corpus().content_hash()
-    assert m.config["steps"] == 6 and "langgraph" in m.package_versions
-    assert m.prompt_strategy == "simple" and len(m.prompt_template_hash) == 64
+    assert m.config["steps"] == 6
+    assert "langgraph" in m.package_versions
+    assert m.prompt_strategy == "simple"
+    assert len(m.prompt_template_hash) == 64
     assert (tmp_path / "r" / "checkpoints.sqlite").is_file()
     names = sorted(session_bytes(tmp_path / "r"))
     assert names == ["carer--reference--000.json", "carer--reference--001.json",
                      "climber--reference--000.json", "climber--reference--001.json"]
     t = Trajectory.model_validate_json((tmp_path / "r" / "sessions" / names[0]).read_text())
-    assert t.persona_id == "carer" and len(t.steps) == 6 and t.extra["session_index"] == 0
+    assert t.persona_id == "carer"
+    assert len(t.steps) == 6
+    assert t.extra["session_index"] == 0
 
 
 def test_same_seed_same_bytes_other_seed_other_feed(tmp_path: Path) -> None:
@@ -62,7 +69,8 @@ def test_rerun_continues_and_redoes_nothing(tmp_path: Path) -> None:
     first = run(cfg(tmp_path / "r"))
     before = session_bytes(tmp_path / "r")
     again = run(cfg(tmp_path / "r", concurrency=1))  # runtime fields may change
-    assert again.sessions_run == 0 and again.sessions_skipped == 4
+    assert again.sessions_run == 0
+    assert again.sessions_skipped == 4
     assert again.decisions == first.decisions
     assert session_bytes(tmp_path / "r") == before
 
@@ -72,7 +80,8 @@ def test_changed_config_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RunDirError, match=r"steps: 6 in the manifest, 7 now.*--force-new"):
         run(cfg(tmp_path / "r", steps=7))
     s = run(cfg(tmp_path / "r", steps=7), force_new=True)
-    assert s.sessions_run == 4 and (tmp_path / "r.old-1" / "manifest.json").is_file()
+    assert s.sessions_run == 4
+    assert (tmp_path / "r.old-1" / "manifest.json").is_file()
 
 
 def test_max_cost_stops_cleanly_and_the_rerun_finishes(tmp_path: Path) -> None:
@@ -81,10 +90,13 @@ def test_max_cost_stops_cleanly_and_the_rerun_finishes(tmp_path: Path) -> None:
     s = run(config, factory)
     assert s.stopped == "budget"
     assert 0.10 <= s.cost_usd_this_run < 0.10 + 0.01 * 2
-    assert s.sessions_pending > 0 and s.sessions_finished >= 1
+    assert s.sessions_pending > 0
+    assert s.sessions_finished >= 1
     assert all(t.status == "finished" and len(t.steps) == 6 for t in RunDir(tmp_path / "r").iter_sessions())
     rest = run(cfg(tmp_path / "r", concurrency=1), factory)  # no budget now: finish the rest
-    assert rest.stopped is None and rest.sessions_finished == 4 and rest.sessions_resumed >= 1
+    assert rest.stopped is None
+    assert rest.sessions_finished == 4
+    assert rest.sessions_resumed >= 1
     assert rest.decisions == 24
     assert s.decisions_this_run + rest.decisions_this_run == 24  # nothing redone, nothing lost
     turns = [[st.turn for st in t.steps] for t in RunDir(tmp_path / "r").iter_sessions()]
@@ -93,7 +105,9 @@ def test_max_cost_stops_cleanly_and_the_rerun_finishes(tmp_path: Path) -> None:
 
 def test_zero_budget_starts_nothing(tmp_path: Path) -> None:
     s = run(cfg(tmp_path / "r", max_cost=0.0), lambda spec: CostlyViewer())
-    assert s.stopped == "budget" and s.sessions_finished == 0 and s.decisions_this_run == 0
+    assert s.stopped == "budget"
+    assert s.sessions_finished == 0
+    assert s.decisions_this_run == 0
 
 
 def test_a_failing_viewer_ends_its_session_in_error_and_the_batch_goes_on(tmp_path: Path) -> None:
@@ -104,10 +118,13 @@ def test_a_failing_viewer_ends_its_session_in_error_and_the_batch_goes_on(tmp_pa
         return BrokenViewer() if spec.session_id == "carer--reference--001" else good(spec)
 
     s = run(cfg(tmp_path / "r", max_consecutive_errors=2), factory)
-    assert s.sessions_finished == 4 and s.status_counts == {"finished": 3, "error": 1}
+    assert s.sessions_finished == 4
+    assert s.status_counts == {"finished": 3, "error": 1}
     bad = Trajectory.model_validate_json((tmp_path / "r/sessions/carer--reference--001.json").read_text())
-    assert bad.status == "error" and [x.outcome.value for x in bad.steps] == ["error", "error"]
-    assert s.outcomes["error"] == 2 and s.decisions == 18 + 2
+    assert bad.status == "error"
+    assert [x.outcome.value for x in bad.steps] == ["error", "error"]
+    assert s.outcomes["error"] == 2
+    assert s.decisions == 18 + 2
 
 
 def test_corrupt_record_is_reported_and_redone(tmp_path: Path) -> None:
@@ -116,8 +133,10 @@ def test_corrupt_record_is_reported_and_redone(tmp_path: Path) -> None:
     victim = tmp_path / "r/sessions/climber--reference--001.json"
     victim.write_text(victim.read_text()[:100])
     s = run(cfg(tmp_path / "r"))
-    assert s.sessions_run == 1 and s.sessions_skipped == 3
-    assert len(s.corrupt) == 1 and "climber--reference--001.json" in s.corrupt[0]
+    assert s.sessions_run == 1
+    assert s.sessions_skipped == 3
+    assert len(s.corrupt) == 1
+    assert "climber--reference--001.json" in s.corrupt[0]
     assert session_bytes(tmp_path / "r") == before
     assert (tmp_path / "r/sessions/climber--reference--001.json.corrupt").is_file()
 
@@ -131,7 +150,8 @@ def test_export_has_one_row_per_decision(tmp_path: Path) -> None:
     assert {(r["session_id"], r["turn"]) for r in rows} == {
         (t.session_id, st.turn) for t in RunDir(tmp_path / "r").iter_sessions() for st in t.steps}
     lines = export_text(tmp_path / "r", "jsonl").splitlines()
-    assert len(lines) == 24 and json.loads(lines[0])["model"] == "reference"
+    assert len(lines) == 24
+    assert json.loads(lines[0])["model"] == "reference"
     assert len(export_text(tmp_path / "r", "csv").splitlines()) == 25
 
 

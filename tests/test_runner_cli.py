@@ -16,7 +16,7 @@ from value_spectrum.cli.app import build_app
 PERSONAS = ["--personas", "archetype_benevolence", "--personas", "archetype_power"]
 
 
-@pytest.fixture()
+@pytest.fixture
 def cli() -> CliRunner:
     return CliRunner()
 
@@ -32,13 +32,15 @@ def test_simulate_defaults_write_a_run_dir_and_continue(cli: CliRunner, tmp_path
     assert summary["decisions"] == 10
     assert sum(summary["outcomes"].values()) == 10
     run_dir = Path(summary["run_dir"])
-    assert run_dir.parent == Path("runs") and run_dir.name.startswith("sim-")
+    assert run_dir.parent == Path("runs")
+    assert run_dir.name.startswith("sim-")
     assert (tmp_path / run_dir / "manifest.json").is_file()
     again = cli.invoke(app, ["simulate", "--steps", "5", *PERSONAS, "--json"])
     assert again.exit_code == 0
     second = json.loads(again.stdout)
     assert second["run_dir"] == summary["run_dir"]
-    assert second["sessions_run"] == 0 and second["sessions_skipped"] == 2
+    assert second["sessions_run"] == 0
+    assert second["sessions_skipped"] == 2
 
     rows = cli.invoke(app, ["export", str(run_dir)])
     assert rows.exit_code == 0
@@ -69,19 +71,24 @@ def test_simulate_refuses_a_different_config_in_the_same_dir(cli: CliRunner, tmp
     assert cli.invoke(app, ["simulate", "--steps", "3", *out]).exit_code == 0
     res = cli.invoke(app, ["simulate", "--steps", "4", *out])
     assert res.exit_code == 2
-    assert "different config" in res.stderr and "steps: 3 in the manifest, 4 now" in res.stderr
+    assert "different config" in res.stderr
+    assert "steps: 3 in the manifest, 4 now" in res.stderr
 
 
 def test_bad_options_fail_in_one_line(cli: CliRunner, tmp_path: Path) -> None:
     app = build_app()
     res = cli.invoke(app, ["simulate", "--feed", "tiktok", "--out", str(tmp_path / "r")])
-    assert res.exit_code == 2 and "unknown feed policy 'tiktok'" in res.stderr
+    assert res.exit_code == 2
+    assert "unknown feed policy 'tiktok'" in res.stderr
     res = cli.invoke(app, ["simulate", "--personas", "nobody_at_all", "--out", str(tmp_path / "r")])
-    assert res.exit_code == 2 and "nobody_at_all" in res.stderr
+    assert res.exit_code == 2
+    assert "nobody_at_all" in res.stderr
     res = cli.invoke(app, ["export", str(tmp_path / "missing")])
-    assert res.exit_code == 2 and "not a run directory" in res.stderr
+    assert res.exit_code == 2
+    assert "not a run directory" in res.stderr
     res = cli.invoke(app, ["export", str(tmp_path), "--format", "parquet"])
-    assert res.exit_code == 2 and "--output" in res.stderr
+    assert res.exit_code == 2
+    assert "--output" in res.stderr
 
 
 def test_help_loads_no_heavy_library() -> None:
@@ -104,8 +111,11 @@ def test_simulate_against_an_openai_compatible_server_sends_keyframes(cli: CliRu
         images = list(server.images_received())
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
-    assert summary["outcomes"]["like"] == 2 and summary["prompt_tokens"] > 0
-    assert len(images) == 2 and all(n > 0 for n in images)
+    assert summary["outcomes"]["like"] == 2
+    assert summary["prompt_tokens"] > 0
+    assert len(images) == 2
+    assert all(n > 0 for n in images)
     (record,) = (tmp_path / "r" / "sessions").glob("*.json")
     t = Trajectory.model_validate_json(record.read_text())
-    assert t.model == "openai/test-vlm" and t.extra["viewer"]["api_base"] == base_url
+    assert t.model == "openai/test-vlm"
+    assert t.extra["viewer"]["api_base"] == base_url

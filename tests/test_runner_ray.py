@@ -26,7 +26,8 @@ def test_task_body_writes_the_same_record_as_the_local_executor(tmp_path: Path) 
     RunDir(tmp_path / "ray").sessions_path.mkdir(parents=True)
     for spec in build_plan(ray_cfg, PERSONAS):
         result = run_session_job(ray_cfg.model_dump_json(), asdict(spec), str(tmp_path / "ray"))
-        assert result["session_id"] == spec.session_id and result["steps"] == 4
+        assert result["session_id"] == spec.session_id
+        assert result["steps"] == 4
     a = sorted((tmp_path / "local" / "sessions").glob("*.json"))
     b = sorted((tmp_path / "ray" / "sessions").glob("*.json"))
     assert [p.name for p in a] == [p.name for p in b]

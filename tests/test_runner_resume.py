@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from _sim_fakes import reference_factory, services, tiny_corpus
-
 from value_spectrum.runner.config import RunConfig
 from value_spectrum.runner.local import run_batch
 
@@ -79,7 +78,8 @@ def test_kill_9_mid_batch_then_rerun_equals_uninterrupted(tmp_path: Path) -> Non
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     survivors = records(out)
-    assert 2 <= len(survivors) < 8 and done_at_kill <= len(survivors)
+    assert 2 <= len(survivors) < 8
+    assert done_at_kill <= len(survivors)
     assert all(reference[k] == v for k, v in survivors.items())  # no half-written record
 
     s = run_here(out)
@@ -108,5 +108,6 @@ def test_sigint_stops_cleanly_with_exit_130_and_resumes(tmp_path: Path) -> None:
     clean = tmp_path / "clean"
     run_here(clean)
     s = run_here(out)
-    assert s.stopped is None and s.sessions_finished == 8
+    assert s.stopped is None
+    assert s.sessions_finished == 8
     assert records(out) == records(clean)

@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, overload
 
+from langgraph.runtime import Runtime
+
 from value_spectrum.agents.base import SearchTool, Viewer, ViewerReply
 from value_spectrum.graphs.feeds import FeedPolicy, FeedState, derive_seed
 from value_spectrum.personas.model import Persona
@@ -36,12 +38,9 @@ from value_spectrum.records import (
     Outcome,
     Probe,
     Step,
-    Trajectory,
     Usage,
 )
 from value_spectrum.retrieval.corpus import Corpus
-
-from langgraph.runtime import Runtime
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -164,7 +163,7 @@ class StepHistory(Sequence[Step]):
 
 def turn_rng(seed: int, turn: int) -> random.Random:
     """The feed's RNG for one turn: a pure function of (session seed, turn)."""
-    return random.Random(derive_seed("feed", seed, turn))
+    return random.Random(derive_seed("feed", seed, turn))  # noqa: S311 - seeded simulation RNG
 
 
 async def _pick(state: SessionState, runtime: Runtime[SessionContext]) -> dict[str, Any]:
@@ -246,7 +245,8 @@ async def _record(state: SessionState, runtime: Runtime[SessionContext]) -> dict
     ctx = runtime.context
     reply = state["reply"]
     video_id = state["current"]
-    assert reply is not None and video_id is not None
+    assert reply is not None
+    assert video_id is not None
     outcome = Outcome(reply["outcome"])
     decision = reply["decision"]
     error = reply["error"]
