@@ -166,3 +166,17 @@ def test_replay_feed_is_shared_across_personas(tmp_path: Path) -> None:
     by_id = {t.session_id: [s.video_id for s in t.steps] for t in RunDir(tmp_path / "r").iter_sessions()}
     assert by_id["carer--reference--000"] == by_id["climber--reference--000"]
     assert by_id["carer--reference--000"] != by_id["carer--reference--001"]
+
+
+def test_a_newer_record_format_is_refused_not_redone(tmp_path: Path) -> None:
+    run(cfg(tmp_path / "r"))
+    path = tmp_path / "r/sessions/carer--reference--000.json"
+    data = json.loads(path.read_text())
+    data["schema_version"] = 99
+    data["new_field"] = "from the future"
+    path.write_text(json.dumps(data))
+    with pytest.raises(RunDirError, match="schema_version.*99.*newer"):
+        run(cfg(tmp_path / "r"))
+    assert path.is_file()  # never moved aside
+    with pytest.raises(RunDirError, match="newer"):
+        list(export_rows(tmp_path / "r"))

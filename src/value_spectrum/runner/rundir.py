@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from value_spectrum.records import RunManifest, Trajectory
+from value_spectrum.records import SCHEMA_VERSION, RunManifest, Trajectory
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +113,15 @@ class RunDir:
             RunDirError: missing or invalid, naming the file and the field.
         """
         try:
-            return RunManifest.model_validate_json(self.manifest_path.read_text(encoding="utf-8"))
+            manifest = RunManifest.model_validate_json(self.manifest_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise RunDirError(f"{self.manifest_path}: no manifest; not a run directory") from None
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"]) or "<file>"
             raise RunDirError(f"{self.manifest_path}: field {loc!r}: {err['msg']}") from None
+        _check_version(self.manifest_path, manifest.schema_version)
+        return manifest
 
     def write_manifest(self, manifest: RunManifest) -> None:
         """Write the manifest atomically."""
@@ -134,7 +136,10 @@ class RunDir:
 
     def read_session(self, path: Path) -> Trajectory:
         """Parse one session record (raises on a bad file)."""
-        traj = Trajectory.model_validate_json(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("schema_version"), int):
+            _check_version(path, data["schema_version"])  # before validation: new fields are not damage
+        traj = Trajectory.model_validate(data)
         if traj.session_id != path.stem:
             raise ValueError(f"session_id {traj.session_id!r} does not match the file name")
         return traj
@@ -144,6 +149,8 @@ class RunDir:
         for path in sorted(self.sessions_path.glob("*.json")):
             try:
                 yield self.read_session(path)
+            except RunDirError:
+                raise
             except (ValueError, OSError) as exc:
                 logger.warning("%s: unreadable session record: %s", path, _first_line(exc))
 
@@ -162,6 +169,8 @@ class RunDir:
         for path in sorted(self.sessions_path.glob("*.json")):
             try:
                 traj = self.read_session(path)
+            except RunDirError:
+                raise  # a newer format is not corruption: never move it aside
             except (ValueError, OSError) as exc:
                 line = f"{path}: corrupt session record ({_first_line(exc)}); it will be redone"
                 logger.warning(line)
@@ -174,6 +183,14 @@ class RunDir:
                 continue
             scan.finished[traj.session_id] = traj
         return scan
+
+
+def _check_version(path: Path, version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise RunDirError(
+            f"{path}: field 'schema_version': {version!r} is newer than this version of "
+            f"value-spectrum reads ({SCHEMA_VERSION}); upgrade the package"
+        )
 
 
 def _first_line(exc: BaseException) -> str:
