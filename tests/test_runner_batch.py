@@ -180,3 +180,34 @@ def test_a_newer_record_format_is_refused_not_redone(tmp_path: Path) -> None:
     assert path.is_file()  # never moved aside
     with pytest.raises(RunDirError, match="newer"):
         list(export_rows(tmp_path / "r"))
+
+
+def test_questionnaire_probes_are_recorded(tmp_path: Path) -> None:
+    s = run(cfg(tmp_path / "r", probe_every=3, sessions=1))
+    assert s.sessions_finished == 2
+    for t in RunDir(tmp_path / "r").iter_sessions():
+        assert [p.after_turn for p in t.probes] == [3, 6]
+        assert all(a.rating is not None for p in t.probes for a in p.answers)
+        assert len(t.probes[0].answers) >= 10
+
+
+def test_injected_faults_keep_every_decision_with_its_outcome(tmp_path: Path) -> None:
+    from value_spectrum.agents.testing.retries import fast_retries
+    from value_spectrum.agents.testing.server import TestServer
+
+    with TestServer(reply=lambda body: '{"action": "skip", "reason": "meh"}') as server, fast_retries():
+        server.inject("500", times=2)
+        server.inject("malformed", times=1)
+        server.inject("429", times=1)
+        config = RunConfig(personas=("family_oriented",), models=("openai/test-vlm",), api_base=server.base_url,
+                           steps=5, modality="title", cache=False, out=tmp_path / "r", record_latency=False)
+        s = asyncio.run(run_batch(config, services=None))
+        statuses = server.statuses
+    assert s.sessions_finished == 1 and s.decisions == 5
+    assert sum(s.outcomes.values()) == 5
+    assert 500 in statuses and 429 in statuses
+    (t,) = RunDir(tmp_path / "r").iter_sessions()
+    assert [st.turn for st in t.steps] == list(range(5))
+    for st in t.steps:
+        assert st.outcome.value in {"skip", "error", "unparseable"}
+        assert (st.decision is not None) == (st.outcome.value == "skip")
