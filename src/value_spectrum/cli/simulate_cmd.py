@@ -148,6 +148,8 @@ def simulate(
         services = Services(config)
     except (ValueError, OSError, RuntimeError) as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
     progress = Progress(
         TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -162,6 +164,9 @@ def simulate(
         fail(str(exc))
     except ImportError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:  # before the batch's own handler was in place: nothing to keep yet
+        err_console.print("[yellow]interrupted[/]", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         print_json(summary.to_dict())
     else:
