@@ -97,6 +97,7 @@ async def run_session(
     *,
     control: Any = None,
     durability: str = "sync",
+    checkpoint: tuple[SessionState | None, bool] | None = None,
 ) -> Trajectory:
     """Run (or resume) one session to its end.
 
@@ -107,6 +108,7 @@ async def run_session(
         control: a ``langgraph.types.RunControl``; ``request_drain()`` on it stops the session
             at the next node boundary with ``GraphDrained`` raised and the checkpoint kept.
         durability: LangGraph checkpoint durability (``sync`` writes before the next node).
+        checkpoint: the result of :func:`load_checkpoint` when the caller already has it.
 
     Returns:
         The trajectory.
@@ -118,7 +120,7 @@ async def run_session(
         "configurable": {"thread_id": meta.session_id},
         "recursion_limit": NODES_PER_TURN * max(context.max_steps, 1) + 10,
     }
-    state, finished = await load_checkpoint(graph, meta.session_id)
+    state, finished = checkpoint if checkpoint is not None else await load_checkpoint(graph, meta.session_id)
     if state is not None and finished:
         logger.info("session %s already finished in its checkpoint", meta.session_id)
         return trajectory_from_state(state, meta)

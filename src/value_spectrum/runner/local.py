@@ -240,8 +240,8 @@ class BatchRunner:
         try:
             context = self.services.context(spec, on_step=self._on_step)
             meta = session_meta(self.config, spec, self.services.viewer_extra(context.viewer))
-            state, _ = await load_checkpoint(graph, sid)
-            if state is not None:
+            checkpoint = await load_checkpoint(graph, sid)
+            if checkpoint[0] is not None:
                 summary.sessions_resumed += 1
             control = RunControl()
             self._controls.add(control)
@@ -249,7 +249,8 @@ class BatchRunner:
                 control.request_drain(self.stop_reason)
             try:
                 trajectory = await run_session(
-                    graph, meta, context, control=control, durability=self.durability
+                    graph, meta, context, control=control, durability=self.durability,
+                    checkpoint=checkpoint,
                 )
             finally:
                 self._controls.discard(control)
