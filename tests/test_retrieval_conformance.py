@@ -27,8 +27,20 @@ from value_spectrum.retrieval.index import ChromaVideoIndex, MemoryVideoIndex, V
 TINY_CLIP_CFG = {
     "model_cfg": {
         "embed_dim": 16,
-        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
-        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+        "vision_cfg": {
+            "image_size": 32,
+            "layers": 1,
+            "width": 32,
+            "patch_size": 8,
+            "head_width": 16,
+        },
+        "text_cfg": {
+            "context_length": 16,
+            "vocab_size": 49408,
+            "width": 32,
+            "heads": 2,
+            "layers": 1,
+        },
     },
     "preprocess_cfg": {},
 }
@@ -112,12 +124,18 @@ def test_describe_rebuilds_same_embedder(embedder: Embedder) -> None:
 
 def test_text_meaning_is_captured(text_embedder: Embedder) -> None:
     q, near, far = text_embedder.embed_texts(
-        ["family holiday dinner", "grandma cooking christmas meal for everyone", "stock market chart"]
+        [
+            "family holiday dinner",
+            "grandma cooking christmas meal for everyone",
+            "stock market chart",
+        ]
     )
     assert q @ near > q @ far
 
 
-def test_clip_checkpoint_loads_saved_weights(tiny_clip_dir: tuple[Path, Path], clip_embedder: Embedder) -> None:
+def test_clip_checkpoint_loads_saved_weights(
+    tiny_clip_dir: tuple[Path, Path], clip_embedder: Embedder
+) -> None:
     import open_clip
     import torch
 
@@ -140,14 +158,18 @@ def test_clip_missing_checkpoint_is_clear(tiny_clip_dir: tuple[Path, Path], tmp_
         make_embedder("clip", model=f"local-dir:{folder}", checkpoint=str(tmp_path / "nope.pt"))
 
 
-def test_clip_offline_without_weights_is_clear(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_clip_offline_without_weights_is_clear(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(EmbedderError, match="HF_HUB_OFFLINE"):
         make_embedder("clip", model="ViT-B-32", pretrained="laion2b_s34b_b79k")
 
 
-def test_auto_falls_back_to_text_without_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_auto_falls_back_to_text_without_weights(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from value_spectrum.retrieval.embedders import choose_auto
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
@@ -168,8 +190,14 @@ def _frame(path: Path, colour: tuple[int, int, int]) -> str:
 
 def test_embed_videos_frames_text_and_fallback(embedder: Embedder, tmp_path: Path) -> None:
     videos = [
-        Video(id="f", title="red frames", keyframes=(_frame(tmp_path / "r1.png", (200, 10, 10)),
-                                                     _frame(tmp_path / "r2.png", (180, 30, 20)))),
+        Video(
+            id="f",
+            title="red frames",
+            keyframes=(
+                _frame(tmp_path / "r1.png", (200, 10, 10)),
+                _frame(tmp_path / "r2.png", (180, 30, 20)),
+            ),
+        ),
         Video(id="t", title="no frames at all", caption="just text"),
         Video(id="bad", title="broken frame", keyframes=("missing.png",)),
     ]
@@ -187,7 +215,13 @@ def test_embed_videos_frames_text_and_fallback(embedder: Embedder, tmp_path: Pat
 
 # ---- indexes -------------------------------------------------------------------------------
 
-IDENT = {"kind": "fake", "name": "fake-hash-16", "version": "1-seed0", "dim": 16, "options": {"dim": 16}}
+IDENT = {
+    "kind": "fake",
+    "name": "fake-hash-16",
+    "version": "1-seed0",
+    "dim": 16,
+    "options": {"dim": 16},
+}
 
 
 def _chroma(tmp: Path) -> VideoIndex:
@@ -207,12 +241,20 @@ def _items(n: int = 40) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
     rng = np.random.default_rng(3)
     vecs = rng.standard_normal((n, 16)).astype(np.float32)
     ids = [f"v{i:03d}" for i in range(n)]
-    metas = [{"platform": ("tiktok", "youtube_shorts")[i % 2], "topic": ("food", "travel", "tech")[i % 3],
-              "primary_value": "tradition" if i < 10 else ""} for i in range(n)]
+    metas = [
+        {
+            "platform": ("tiktok", "youtube_shorts")[i % 2],
+            "topic": ("food", "travel", "tech")[i % 3],
+            "primary_value": "tradition" if i < 10 else "",
+        }
+        for i in range(n)
+    ]
     return ids, vecs, metas
 
 
-def test_index_self_retrieval_and_filters(index_factory: Callable[[Path], VideoIndex], tmp_path: Path) -> None:
+def test_index_self_retrieval_and_filters(
+    index_factory: Callable[[Path], VideoIndex], tmp_path: Path
+) -> None:
     idx = index_factory(tmp_path)
     ids, vecs, metas = _items()
     idx.add(ids, vecs, metas)
@@ -226,12 +268,19 @@ def test_index_self_retrieval_and_filters(index_factory: Callable[[Path], VideoI
     assert len(hits) == 20
     assert all(h.metadata["platform"] == "tiktok" for h in hits)
     both = idx.query(vecs[0], k=50, where={"platform": "youtube_shorts", "topic": "food"})
-    assert both and all(h.metadata["topic"] == "food" and h.metadata["platform"] == "youtube_shorts" for h in both)
-    assert {h.id for h in idx.query(vecs[0], k=50, where={"primary_value": "tradition"})} == set(ids[:10])
+    assert both
+    assert all(
+        h.metadata["topic"] == "food" and h.metadata["platform"] == "youtube_shorts" for h in both
+    )
+    assert {h.id for h in idx.query(vecs[0], k=50, where={"primary_value": "tradition"})} == set(
+        ids[:10]
+    )
     assert idx.query(vecs[0], k=5, where={"platform": "other"}) == []
 
 
-def test_index_get_vectors_upsert_delete(index_factory: Callable[[Path], VideoIndex], tmp_path: Path) -> None:
+def test_index_get_vectors_upsert_delete(
+    index_factory: Callable[[Path], VideoIndex], tmp_path: Path
+) -> None:
     idx = index_factory(tmp_path)
     ids, vecs, metas = _items(10)
     idx.add(ids, vecs, metas)
@@ -248,7 +297,9 @@ def test_index_get_vectors_upsert_delete(index_factory: Callable[[Path], VideoIn
     assert ids[0] not in idx.metadata()
 
 
-def test_index_rejects_wrong_dim(index_factory: Callable[[Path], VideoIndex], tmp_path: Path) -> None:
+def test_index_rejects_wrong_dim(
+    index_factory: Callable[[Path], VideoIndex], tmp_path: Path
+) -> None:
     idx = index_factory(tmp_path)
     with pytest.raises(ValueError, match="dim 8"):
         idx.add(["a"], np.ones((1, 8), dtype=np.float32), [{}])

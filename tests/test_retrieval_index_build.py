@@ -39,10 +39,20 @@ def _v(id_: str, title: str, value: str | None, platform: str = "tiktok", **kw: 
 
 
 VIDEOS = [
-    _v("u1", "volunteers cleaning plastic from a beach", "universalism", description="Bags of plastic litter collected on the sand."),
+    _v(
+        "u1",
+        "volunteers cleaning plastic from a beach",
+        "universalism",
+        description="Bags of plastic litter collected on the sand.",
+    ),
     _v("u2", "planting trees to fight climate change", "universalism", "youtube_shorts"),
     _v("t1", "grandmother's traditional family recipe for the holiday dinner", "tradition"),
-    _v("t2", "lunar new year family reunion with lanterns and prayer", "tradition", "instagram_reels"),
+    _v(
+        "t2",
+        "lunar new year family reunion with lanterns and prayer",
+        "tradition",
+        "instagram_reels",
+    ),
     _v("p1", "luxury supercar collection and a private jet", "power"),
     _v("s1", "skydiving jump from a plane, extreme adrenaline", "stimulation", "youtube_shorts"),
     _v("a1", "graduation day after years of study", "achievement"),
@@ -50,12 +60,12 @@ VIDEOS = [
 ]
 
 
-@pytest.fixture()
+@pytest.fixture
 def corpus() -> Corpus:
     return Corpus("tiny", VIDEOS)
 
 
-@pytest.fixture()
+@pytest.fixture
 def fake():  # type: ignore[no-untyped-def]
     return make_embedder("fake", dim=64)
 
@@ -66,25 +76,39 @@ def _write_corpus(folder: Path, videos: list[Video]) -> Path:
     return folder
 
 
-def test_incremental_build_skips_unchanged_and_reembeds_changed(corpus: Corpus, fake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_incremental_build_skips_unchanged_and_reembeds_changed(
+    corpus: Corpus, fake, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     idx = ChromaVideoIndex(fake.describe(), tmp_path / "idx")
     first = build_index(corpus, fake, idx)
     assert (first.added, first.updated, first.skipped, first.total) == (8, 0, 0, 8)
     again = build_index(corpus, fake, idx)
     assert (again.added, again.updated, again.skipped) == (0, 0, 8)
 
-    changed = [v.model_copy(update={"title": "cleaning the river bank"}) if v.id == "u1" else v
-               for v in VIDEOS if v.id != "a1"]
-    relabelled = [v.model_copy(update={"values": ValueProfile.from_mapping({"power": 0.9}, default=0.0)})
-                  if v.id == "p1" else v for v in changed]
+    changed = [
+        v.model_copy(update={"title": "cleaning the river bank"}) if v.id == "u1" else v
+        for v in VIDEOS
+        if v.id != "a1"
+    ]
+    relabelled = [
+        v.model_copy(update={"values": ValueProfile.from_mapping({"power": 0.9}, default=0.0)})
+        if v.id == "p1"
+        else v
+        for v in changed
+    ]
     relabelled.append(_v("x1", "a brand new video", "hedonism"))
     third = build_index(Corpus("tiny", relabelled), fake, idx)
     assert (third.added, third.updated, third.removed, third.relabelled) == (1, 1, 1, 0)
     new_u1 = next(v for v in changed if v.id == "u1")
-    np.testing.assert_allclose(idx.get_vectors(["u1"])[0],
-                               fake.embed_texts([new_u1.visible_text()])[0], atol=1e-5)
-    moved = [v.model_copy(update={"values": ValueProfile.from_mapping({"hedonism": 0.9}, default=0.0)})
-             if v.id == "p1" else v for v in relabelled]
+    np.testing.assert_allclose(
+        idx.get_vectors(["u1"])[0], fake.embed_texts([new_u1.visible_text()])[0], atol=1e-5
+    )
+    moved = [
+        v.model_copy(update={"values": ValueProfile.from_mapping({"hedonism": 0.9}, default=0.0)})
+        if v.id == "p1"
+        else v
+        for v in relabelled
+    ]
     fourth = build_index(Corpus("tiny", moved), fake, idx)
     assert (fourth.updated, fourth.relabelled) == (0, 1)
     assert idx.metadata()["p1"]["primary_value"] == "hedonism"
@@ -93,7 +117,7 @@ def test_incremental_build_skips_unchanged_and_reembeds_changed(corpus: Corpus, 
 def test_other_embedder_is_refused(corpus: Corpus, fake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     build_index(corpus, fake, ChromaVideoIndex(fake.describe(), tmp_path / "idx"))
     other = make_embedder("fake", dim=32)
-    with pytest.raises(EmbedderMismatchError, match="fake-hash-64.*not fake-hash-32"):
+    with pytest.raises(EmbedderMismatchError, match=r"fake-hash-64.*not fake-hash-32"):
         ChromaVideoIndex(other.describe(), tmp_path / "idx")
     mem = MemoryVideoIndex(fake.describe())
     with pytest.raises(EmbedderMismatchError):
@@ -112,11 +136,17 @@ def test_corrupt_index_gives_one_line_error(corpus: Corpus, fake, tmp_path: Path
         "    print('ERR', e)\n"
     )
     db.write_bytes(b"this is not a database" * 200)
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "idx")], capture_output=True,
-                         text=True, timeout=120, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "idx")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
     line = out.stdout.strip()
     assert line.startswith("ERR "), out.stderr[-500:]
-    assert "cannot open Chroma index" in line and "\n" not in line
+    assert "cannot open Chroma index" in line
+    assert "\n" not in line
     with pytest.raises(VideoIndexError, match="no index here"):
         ChromaVideoIndex(None, tmp_path / "empty")
 
@@ -134,8 +164,13 @@ def test_reopen_in_new_process_finds_same_items(corpus: Corpus, fake, tmp_path: 
         "hits = idx.query(emb.embed_texts(['beach plastic'])[0], k=3)\n"
         "print(json.dumps({'n': len(idx), 'ids': [h.id for h in hits]}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "idx")], capture_output=True,
-                         text=True, timeout=120, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "idx")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
     assert out.returncode == 0, out.stderr[-800:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got == {"n": len(VIDEOS), "ids": expected}
@@ -146,11 +181,13 @@ def test_search_tool_cards_and_never_raises(corpus: Corpus, fake) -> None:  # ty
     build_index(corpus, fake, idx)
     search = VideoSearch(idx, fake, corpus)
     cards = search("volunteers cleaning plastic from a beach", k=3)
-    assert isinstance(cards, list) and cards[0]["id"] == "u1"
+    assert isinstance(cards, list)
+    assert cards[0]["id"] == "u1"
     assert set(cards[0]) == {"id", "title", "caption", "platform", "score"}
     assert all("value" not in json.dumps(c) for c in cards)  # labels never reach the model
     only = search("family", k=10, platform="instagram_reels")
-    assert isinstance(only, list) and {c["platform"] for c in only} == {"instagram_reels"}
+    assert isinstance(only, list)
+    assert {c["platform"] for c in only} == {"instagram_reels"}
     assert "empty query" in search("   ")  # type: ignore[operator]
     assert "unknown platform" in search("x", platform="myspace")  # type: ignore[operator]
 
@@ -162,14 +199,16 @@ def test_search_tool_cards_and_never_raises(corpus: Corpus, fake) -> None:  # ty
 
     broken = VideoSearch(Broken(), fake, corpus)  # type: ignore[arg-type]
     msg = broken("beach")
-    assert isinstance(msg, str) and "disk on fire" in msg
+    assert isinstance(msg, str)
+    assert "disk on fire" in msg
     assert [r.query for r in search.log][:1] == ["volunteers cleaning plastic from a beach"]
     assert broken.log[-1].error is not None
 
     tool = make_search_tool(search)
     assert tool.name == "search_videos"
     res = tool.invoke({"query": "skydiving jump from a plane", "k": 2})
-    assert isinstance(res, list) and res[0]["id"] == "s1"
+    assert isinstance(res, list)
+    assert res[0]["id"] == "s1"
     assert isinstance(make_search_tool(broken).invoke({"query": "beach"}), str)
     assert isinstance(tool.invoke({"query": "beach", "k": 0}), str)  # validation error -> text
 
@@ -183,7 +222,7 @@ def test_keywords_file_has_enough_keywords() -> None:
 def test_bad_keyword_file_names_field(tmp_path: Path) -> None:
     bad = tmp_path / "kw.yaml"
     bad.write_text("values:\n  hedonism:\n    description: fun\n    keywords: [a, b]\n")
-    with pytest.raises(ValueError, match="kw.yaml"):
+    with pytest.raises(ValueError, match=r"kw\.yaml"):
         load_value_keywords(bad)
 
 
@@ -200,15 +239,18 @@ def test_label_corpus_with_text_embedder(corpus: Corpus) -> None:
     idx = MemoryVideoIndex(text.describe())
     build_index(corpus, text, idx)
     report = label_corpus(corpus, idx, text, k=2)
-    assert report.n_items == 8 and report.n_authored == 7
+    assert report.n_items == 8
+    assert report.n_authored == 7
     assert set(report.per_value) == set(VALUE_IDS)
-    assert report.top1_agreement is not None and report.top1_agreement >= 5 / 7
+    assert report.top1_agreement is not None
+    assert report.top1_agreement >= 5 / 7
     by_id = {i.id: i for i in report.items}
     assert by_id["u1"].zero_shot_top1 == "universalism"
     assert by_id["t2"].zero_shot_top1 == "tradition"
     assert abs(sum(by_id["u1"].zero_shot.as_dict().values()) - 1.0) < 1e-4
     assert 0 < report.coverage <= 1
-    assert report.retrieval_precision is not None and report.retrieval_precision > 0.3
+    assert report.retrieval_precision is not None
+    assert report.retrieval_precision > 0.3
 
 
 def test_cli_index_build_search_label(tmp_path: Path) -> None:
@@ -216,35 +258,89 @@ def test_cli_index_build_search_label(tmp_path: Path) -> None:
     runner = CliRunner()
     app = build_app()
     out = tmp_path / "idx"
-    r = runner.invoke(app, ["index", "build", "--corpus", str(corpus_dir), "--embedder", "fake",
-                            "--out", str(out), "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "index",
+            "build",
+            "--corpus",
+            str(corpus_dir),
+            "--embedder",
+            "fake",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
-    assert rep["added"] == 8 and rep["embedder"]["kind"] == "fake"
-    r = runner.invoke(app, ["search", "volunteers cleaning plastic from a beach", "--index", str(out),
-                            "--corpus", str(corpus_dir), "--k", "3", "--json"])
+    assert rep["added"] == 8
+    assert rep["embedder"]["kind"] == "fake"
+    r = runner.invoke(
+        app,
+        [
+            "search",
+            "volunteers cleaning plastic from a beach",
+            "--index",
+            str(out),
+            "--corpus",
+            str(corpus_dir),
+            "--k",
+            "3",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
-    assert rows[0]["id"] == "u1" and rows[0]["primary_value"] == "universalism"
+    assert rows[0]["id"] == "u1"
+    assert rows[0]["primary_value"] == "universalism"
     assert {"id", "score", "title", "platform", "primary_value"} <= set(rows[0])
-    r = runner.invoke(app, ["search", "x", "--index", str(tmp_path / "none"), "--corpus", str(corpus_dir)])
-    assert r.exit_code == 2 and "no index here" in r.output
-    r = runner.invoke(app, ["index", "build", "--corpus", str(corpus_dir), "--embedder", "fake",
-                            "--out", str(out)])
-    assert r.exit_code == 0 and "8 unchanged" in r.stdout
-    r = runner.invoke(app, ["corpus", "label", str(corpus_dir), "--embedder", "fake",
-                            "--index", str(tmp_path / "lidx"), "--json"])
+    r = runner.invoke(
+        app, ["search", "x", "--index", str(tmp_path / "none"), "--corpus", str(corpus_dir)]
+    )
+    assert r.exit_code == 2
+    assert "no index here" in r.output
+    r = runner.invoke(
+        app,
+        ["index", "build", "--corpus", str(corpus_dir), "--embedder", "fake", "--out", str(out)],
+    )
+    assert r.exit_code == 0
+    assert "8 unchanged" in r.stdout
+    r = runner.invoke(
+        app,
+        [
+            "corpus",
+            "label",
+            str(corpus_dir),
+            "--embedder",
+            "fake",
+            "--index",
+            str(tmp_path / "lidx"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     lab = json.loads(r.stdout)
-    assert {"top1_agreement", "per_value", "retrieval_precision", "coverage", "embedder"} <= set(lab)
-    r = runner.invoke(app, ["index", "build", "--corpus", str(tmp_path / "missing"), "--embedder", "fake"])
+    assert {"top1_agreement", "per_value", "retrieval_precision", "coverage", "embedder"} <= set(
+        lab
+    )
+    r = runner.invoke(
+        app, ["index", "build", "--corpus", str(tmp_path / "missing"), "--embedder", "fake"]
+    )
     assert r.exit_code == 2
 
 
-def test_open_index_defaults_to_user_cache(corpus: Corpus, fake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_open_index_defaults_to_user_cache(
+    corpus: Corpus, fake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("VALUE_SPECTRUM_CACHE", str(tmp_path / "cache"))
     opened = open_index(corpus, fake)
-    assert Path(opened.index.location) == (tmp_path / "cache" / "index" / "tiny-fake-hash-64").resolve()
-    assert opened.report is not None and opened.report.added == 8
+    assert (
+        Path(opened.index.location)
+        == (tmp_path / "cache" / "index" / "tiny-fake-hash-64").resolve()
+    )
+    assert opened.report is not None
+    assert opened.report.added == 8
     again = open_index(corpus, fake)
-    assert again.report is not None and again.report.skipped == 8
+    assert again.report is not None
+    assert again.report.skipped == 8

@@ -33,22 +33,52 @@ def make_cli_embedder(
         if kind == "auto":
             kind, why = choose_auto(clip_model, clip_pretrained, clip_checkpoint)
             err_console.print(f"embedder: {kind} ({why})", highlight=False)
-        return make_embedder(kind, model=clip_model, pretrained=clip_pretrained,
-                             checkpoint=str(clip_checkpoint) if clip_checkpoint else None)
+        return make_embedder(
+            kind,
+            model=clip_model,
+            pretrained=clip_pretrained,
+            checkpoint=str(clip_checkpoint) if clip_checkpoint else None,
+        )
     except (EmbedderError, ValueError) as exc:
         fail(str(exc))
 
 
 def build_cmd(
-    corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="Corpus directory, or 'demo' (default).")] = None,
+    corpus: Annotated[
+        str | None, typer.Option("--corpus", "-c", help="Corpus directory, or 'demo' (default).")
+    ] = None,
     embedder: Annotated[str, typer.Option("--embedder", "-e", help=EMBEDDER_HELP)] = "auto",
-    clip_model: Annotated[str | None, typer.Option("--clip-model", help="OpenCLIP model (default ViT-B-32).")] = None,
-    clip_pretrained: Annotated[str | None, typer.Option("--clip-pretrained", help="OpenCLIP pretrained tag (default laion2b_s34b_b79k).")] = None,
-    clip_checkpoint: Annotated[Path | None, typer.Option("--clip-checkpoint", help="Local OpenCLIP weights file.")] = None,
-    text_weight: Annotated[float, typer.Option("--text-weight", min=0.0, max=1.0, help="Text share of a video vector (image embedders).")] = 0.3,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Index directory (default: the user cache).")] = None,
-    chroma_url: Annotated[str | None, typer.Option("--chroma-url", help="Use a Chroma server, e.g. http://localhost:8000.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the build report as JSON.")] = False,
+    clip_model: Annotated[
+        str | None, typer.Option("--clip-model", help="OpenCLIP model (default ViT-B-32).")
+    ] = None,
+    clip_pretrained: Annotated[
+        str | None,
+        typer.Option(
+            "--clip-pretrained", help="OpenCLIP pretrained tag (default laion2b_s34b_b79k)."
+        ),
+    ] = None,
+    clip_checkpoint: Annotated[
+        Path | None, typer.Option("--clip-checkpoint", help="Local OpenCLIP weights file.")
+    ] = None,
+    text_weight: Annotated[
+        float,
+        typer.Option(
+            "--text-weight",
+            min=0.0,
+            max=1.0,
+            help="Text share of a video vector (image embedders).",
+        ),
+    ] = 0.3,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Index directory (default: the user cache).")
+    ] = None,
+    chroma_url: Annotated[
+        str | None,
+        typer.Option("--chroma-url", help="Use a Chroma server, e.g. http://localhost:8000."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the build report as JSON.")
+    ] = False,
 ) -> None:
     """Embed a corpus into a vector index; re-running embeds only new or changed videos."""
     from value_spectrum.retrieval.building import open_index
@@ -67,8 +97,11 @@ def build_cmd(
         fail(str(exc))
     report = opened.report
     assert report is not None
-    payload: dict[str, Any] = {"index": opened.index.location, "corpus": corp.name,
-                               **report.model_dump(mode="json")}
+    payload: dict[str, Any] = {
+        "index": opened.index.location,
+        "corpus": corp.name,
+        **report.model_dump(mode="json"),
+    }
     if as_json:
         print_json(payload)
         return
@@ -88,13 +121,29 @@ def build() -> typer.Typer:
 
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    index: Annotated[Path | None, typer.Option("--index", "-i", help="An index directory built by 'index build'.")] = None,
-    corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="Corpus directory, or 'demo' (default).")] = None,
+    index: Annotated[
+        Path | None,
+        typer.Option("--index", "-i", help="An index directory built by 'index build'."),
+    ] = None,
+    corpus: Annotated[
+        str | None, typer.Option("--corpus", "-c", help="Corpus directory, or 'demo' (default).")
+    ] = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100, help="How many results.")] = 5,
-    platform: Annotated[str | None, typer.Option("--platform", "-p", help="Only this platform.")] = None,
-    embedder: Annotated[str | None, typer.Option("--embedder", "-e", help=EMBEDDER_HELP + " Default: the index's own, else auto.")] = None,
-    chroma_url: Annotated[str | None, typer.Option("--chroma-url", help="Use a Chroma server.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, best first.")] = False,
+    platform: Annotated[
+        str | None, typer.Option("--platform", "-p", help="Only this platform.")
+    ] = None,
+    embedder: Annotated[
+        str | None,
+        typer.Option(
+            "--embedder", "-e", help=EMBEDDER_HELP + " Default: the index's own, else auto."
+        ),
+    ] = None,
+    chroma_url: Annotated[
+        str | None, typer.Option("--chroma-url", help="Use a Chroma server.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array, best first.")
+    ] = False,
 ) -> None:
     """Search the video collection (builds the demo index on first use)."""
     from value_spectrum.records import PLATFORMS
@@ -124,20 +173,26 @@ def search(
             emb = make_cli_embedder(embedder or "auto")
             with err_console.status("opening the index (built on first use) ..."):
                 idx = open_index(corp, emb, chroma_url=chroma_url).index
-        hits = idx.query(emb.embed_texts([query])[0], k=k,
-                         where={"platform": platform} if platform else None)
+        hits = idx.query(
+            emb.embed_texts([query])[0], k=k, where={"platform": platform} if platform else None
+        )
     except (VideoIndexError, EmbedderError) as exc:
         fail(str(exc))
     rows = []
     for h in hits:
         v = corp.get(h.id) if h.id in corp else None
-        rows.append({
-            "id": h.id, "score": round(h.score, 4), "title": v.title if v else "",
-            "platform": v.platform if v else h.metadata.get("platform", ""),
-            "primary_value": (v.primary_value if v else h.metadata.get("primary_value")) or None,
-            "topic": v.topic if v else h.metadata.get("topic", ""),
-            "caption": v.caption if v else "",
-        })
+        rows.append(
+            {
+                "id": h.id,
+                "score": round(h.score, 4),
+                "title": v.title if v else "",
+                "platform": v.platform if v else h.metadata.get("platform", ""),
+                "primary_value": (v.primary_value if v else h.metadata.get("primary_value"))
+                or None,
+                "topic": v.topic if v else h.metadata.get("topic", ""),
+                "caption": v.caption if v else "",
+            }
+        )
     if as_json:
         print_json(rows)
         return
@@ -147,6 +202,12 @@ def search(
     for col in ("#", "score", "id", "platform", "primary value", "title"):
         table.add_column(col, overflow="fold")
     for n, r in enumerate(rows, 1):
-        table.add_row(str(n), f"{r['score']:.3f}", r["id"], str(r["platform"]),
-                      str(r["primary_value"] or "-"), r["title"])
+        table.add_row(
+            str(n),
+            f"{r['score']:.3f}",
+            str(r["id"]),
+            str(r["platform"]),
+            str(r["primary_value"] or "-"),
+            str(r["title"]),
+        )
     console.print(table)

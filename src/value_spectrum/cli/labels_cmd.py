@@ -12,13 +12,32 @@ from value_spectrum.cli._console import console, err_console, fail, print_json
 
 
 def label(
-    corpus: Annotated[str | None, typer.Argument(help="Corpus directory, or 'demo' (default).")] = None,
-    embedder: Annotated[str, typer.Option("--embedder", "-e", help="auto, clip, text or fake.")] = "auto",
-    k: Annotated[int, typer.Option("--k", "-k", min=1, max=100, help="Videos retrieved per keyword.")] = 5,
-    temperature: Annotated[float, typer.Option("--temperature", min=1e-4, help="Softmax temperature of the zero-shot labels.")] = 0.05,
-    keywords: Annotated[Path | None, typer.Option("--keywords", help="A value keyword YAML file (default: the built-in one).")] = None,
-    index: Annotated[Path | None, typer.Option("--index", "-i", help="Index directory (default: the user cache).")] = None,
-    items: Annotated[bool, typer.Option("--items", help="With --json: include per-video labels.")] = False,
+    corpus: Annotated[
+        str | None, typer.Argument(help="Corpus directory, or 'demo' (default).")
+    ] = None,
+    embedder: Annotated[
+        str, typer.Option("--embedder", "-e", help="auto, clip, text or fake.")
+    ] = "auto",
+    k: Annotated[
+        int, typer.Option("--k", "-k", min=1, max=100, help="Videos retrieved per keyword.")
+    ] = 5,
+    temperature: Annotated[
+        float,
+        typer.Option(
+            "--temperature", min=1e-4, help="Softmax temperature of the zero-shot labels."
+        ),
+    ] = 0.05,
+    keywords: Annotated[
+        Path | None,
+        typer.Option("--keywords", help="A value keyword YAML file (default: the built-in one)."),
+    ] = None,
+    index: Annotated[
+        Path | None,
+        typer.Option("--index", "-i", help="Index directory (default: the user cache)."),
+    ] = None,
+    items: Annotated[
+        bool, typer.Option("--items", help="With --json: include per-video labels.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Label videos with values (keyword retrieval + zero-shot) and compare with authored labels."""
@@ -37,7 +56,9 @@ def label(
     try:
         with err_console.status(f"labelling {len(corp)} videos with {emb.name} ..."):
             opened = open_index(corp, emb, path=index)
-            report = label_corpus(corp, opened.index, emb, k=k, temperature=temperature, keywords=kw)
+            report = label_corpus(
+                corp, opened.index, emb, k=k, temperature=temperature, keywords=kw
+            )
     except (VideoIndexError, KeyError) as exc:
         fail(str(exc))
     if as_json:

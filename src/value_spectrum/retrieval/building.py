@@ -127,12 +127,22 @@ def build_index(
         if progress is not None:
             progress(min(s + batch, len(todo)), len(todo))
     report = BuildReport(
-        added=added, updated=updated, skipped=len(corpus) - added - updated,
-        removed=len(removed_ids), relabelled=len(relabel), total=len(index), seconds=round(time.perf_counter() - t0, 3),
+        added=added,
+        updated=updated,
+        skipped=len(corpus) - added - updated,
+        removed=len(removed_ids),
+        relabelled=len(relabel),
+        total=len(index),
+        seconds=round(time.perf_counter() - t0, 3),
         embedder=embedder.describe(),
     )
-    log.info("index build: %d added, %d updated, %d skipped, %d removed", report.added,
-             report.updated, report.skipped, report.removed)
+    log.info(
+        "index build: %d added, %d updated, %d skipped, %d removed",
+        report.added,
+        report.updated,
+        report.skipped,
+        report.removed,
+    )
     return report
 
 
@@ -186,7 +196,9 @@ def open_index(
     if chroma_url is None and path is None:
         path = default_index_dir(corp.name, emb.name)
     index = ChromaVideoIndex(emb.describe(), path, chroma_url=chroma_url)
-    report = build_index(corp, emb, index, text_weight=text_weight, progress=progress) if build else None
+    report = (
+        build_index(corp, emb, index, text_weight=text_weight, progress=progress) if build else None
+    )
     return OpenedIndex(index=index, embedder=emb, corpus=corp, report=report)
 
 

@@ -84,7 +84,11 @@ def load_value_keywords(path: str | Path | None = None) -> ValueKeywords:
         ValueError: naming the file and the offending field.
     """
     if path is None:
-        text = resources.files("value_spectrum.retrieval").joinpath("data/value_keywords.yaml").read_text("utf-8")
+        text = (
+            resources.files("value_spectrum.retrieval")
+            .joinpath("data/value_keywords.yaml")
+            .read_text("utf-8")
+        )
         where = "value_keywords.yaml"
     else:
         text, where = Path(path).read_text(encoding="utf-8"), str(path)
@@ -168,14 +172,17 @@ def value_prototypes(embedder: Embedder, keywords: ValueKeywords) -> np.ndarray:
     return l2_normalise(np.stack(rows))
 
 
-def soft_labels(vectors: np.ndarray, prototypes: np.ndarray, temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
+def soft_labels(
+    vectors: np.ndarray, prototypes: np.ndarray, temperature: float = DEFAULT_TEMPERATURE
+) -> np.ndarray:
     """Row-wise softmax of cosine similarity / temperature: ``(n, 10)``, rows sum to 1."""
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature!r}")
     logits = (l2_normalise(vectors) @ prototypes.T) / temperature
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
-    return p / p.sum(axis=1, keepdims=True)
+    out: np.ndarray = p / p.sum(axis=1, keepdims=True)
+    return out
 
 
 def keyword_retrieval(
@@ -232,22 +239,34 @@ def label_corpus(
         top1 = VALUES[int(np.argmax(probs[row]))]
         authored = video.primary_value
         rl = retrieved.get(vid)
-        items.append(ItemLabels(
-            id=vid, retrieval=rl, zero_shot=ValueProfile.from_array(probs[row].round(6)),
-            zero_shot_top1=top1, authored_primary=authored,
-        ))
+        items.append(
+            ItemLabels(
+                id=vid,
+                retrieval=rl,
+                zero_shot=ValueProfile.from_array(probs[row].round(6)),
+                zero_shot_top1=top1,
+                authored_primary=authored,
+            )
+        )
         if authored is not None:
             per_value_total[authored] += 1
             per_value_hits[authored] += int(top1.value == authored)
             if rl is not None:
                 ret_total += 1
                 ret_agree += int(rl.value.value == authored)
-    authored_pairs = [(v, corpus.get(i).primary_value) for v, _, i, _ in pairs
-                      if i in corpus and corpus.get(i).primary_value is not None]
+    authored_pairs = [
+        (v, corpus.get(i).primary_value)
+        for v, _, i, _ in pairs
+        if i in corpus and corpus.get(i).primary_value is not None
+    ]
     n_auth = sum(per_value_total.values())
     return LabelReport(
-        corpus=corpus.name, embedder=embedder.describe(), k=k, temperature=temperature,
-        n_items=len(ids), n_authored=n_auth,
+        corpus=corpus.name,
+        embedder=embedder.describe(),
+        k=k,
+        temperature=temperature,
+        n_items=len(ids),
+        n_authored=n_auth,
         top1_agreement=_share(sum(per_value_hits.values()), n_auth),
         per_value={v: _share(per_value_hits[v], per_value_total[v]) for v in VALUE_IDS},
         retrieval_precision=_share(sum(a == b for a, b in authored_pairs), len(authored_pairs)),

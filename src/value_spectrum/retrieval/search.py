@@ -62,8 +62,13 @@ class SearchRecord(BaseModel):
 def _card(video_id: str, score: float, corpus: Corpus) -> dict[str, Any]:
     v = corpus.get(video_id)
     caption = v.caption if len(v.caption) <= CAPTION_CHARS else v.caption[: CAPTION_CHARS - 1] + "…"
-    return {"id": v.id, "title": v.title, "caption": caption, "platform": v.platform,
-            "score": round(score, 4)}
+    return {
+        "id": v.id,
+        "title": v.title,
+        "caption": caption,
+        "platform": v.platform,
+        "score": round(score, 4),
+    }
 
 
 class VideoSearch:
@@ -81,7 +86,9 @@ class VideoSearch:
         self.corpus = corpus
         self.log: list[SearchRecord] = []
 
-    def __call__(self, query: str, k: int = 5, platform: str | None = None) -> list[dict[str, Any]] | str:
+    def __call__(
+        self, query: str, k: int = 5, platform: str | None = None
+    ) -> list[dict[str, Any]] | str:
         """Cards of the best matches, best first, or a message explaining why there are none."""
         q = (query or "").strip()
         try:
@@ -91,8 +98,9 @@ class VideoSearch:
         if not q:
             return self._fail(q, k, platform, "empty query: type a few words to search for")
         if platform is not None and platform not in PLATFORMS:
-            return self._fail(q, k, platform,
-                              f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}")
+            return self._fail(
+                q, k, platform, f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}"
+            )
         try:
             vec = self.embedder.embed_texts([q])[0]
             where = {"platform": platform} if platform else None
@@ -101,8 +109,9 @@ class VideoSearch:
         except Exception as exc:  # the session must go on: the model reads the failure
             log.warning("search %r failed: %s", q, exc)
             return self._fail(q, k, platform, f"search failed ({type(exc).__name__}: {exc})")
-        self.log.append(SearchRecord(query=q, k=k, platform=platform,
-                                     result_ids=tuple(c["id"] for c in cards)))
+        self.log.append(
+            SearchRecord(query=q, k=k, platform=platform, result_ids=tuple(c["id"] for c in cards))
+        )
         if not cards:
             return f"no videos found for {q!r}" + (f" on {platform}" if platform else "")
         return cards
@@ -124,7 +133,9 @@ def make_search_tool(search: VideoSearch) -> BaseTool:
             default=None, description=f"Only this platform: one of {', '.join(PLATFORMS)}."
         )
 
-    def search_videos(query: str, k: int = 5, platform: str | None = None) -> list[dict[str, Any]] | str:
+    def search_videos(
+        query: str, k: int = 5, platform: str | None = None
+    ) -> list[dict[str, Any]] | str:
         try:
             return search(query, k=k, platform=platform)
         except Exception as exc:  # belt and braces: VideoSearch already catches

@@ -191,20 +191,35 @@ def _embed_keyframes(
     if current:
         chunks.append(current)
 
-    def read(chunk: list[int]) -> list[list[Image.Image]]:
-        return [_read_frames(corpus, videos[i]) for i in chunk]
+    # Image models that expose their preprocessing (OpenCLIP) get it done in the reader thread
+    # too, so decode + resize + normalise all overlap the forward pass.
+    pixel_path = callable(getattr(embedder, "preprocess", None)) and callable(
+        getattr(embedder, "encode_pixels", None)
+    )
+
+    def read(chunk: list[int]) -> tuple[list[list[Image.Image]], Any]:
+        frames = [_read_frames(corpus, videos[i]) for i in chunk]
+        flat = [f for fs in frames for f in fs]
+        if not (pixel_path and flat):
+            return frames, None
+        import torch
+
+        return frames, torch.stack([embedder.preprocess(f) for f in flat])  # type: ignore[attr-defined]
 
     result: list[np.ndarray | None] = [None] * len(videos)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyframes") as pool:
         pending = pool.submit(read, chunks[0])
         for c, chunk in enumerate(chunks):
-            frames_per_video = pending.result()
+            frames_per_video, pixels = pending.result()
             if c + 1 < len(chunks):
                 pending = pool.submit(read, chunks[c + 1])
             flat = [f for frames in frames_per_video for f in frames]
             if not flat:
                 continue
-            vecs = embedder.embed_images(flat)
+            if pixels is not None:
+                vecs = embedder.encode_pixels(pixels)  # type: ignore[attr-defined]
+            else:
+                vecs = embedder.embed_images(flat)
             start = 0
             for i, frames in zip(chunk, frames_per_video, strict=True):
                 if frames:

@@ -74,7 +74,8 @@ def weights_available(
     except ImportError as exc:
         return False, f"open_clip is not installed ({exc})"
     if model.startswith("hf-hub:"):
-        repo, files = model.removeprefix("hf-hub:"), _HF_WEIGHT_FILES
+        files: tuple[str, ...] = _HF_WEIGHT_FILES
+        repo = model.removeprefix("hf-hub:")
     else:
         if not pretrained:
             return False, f"no pretrained tag or checkpoint given for {model}"
@@ -199,9 +200,18 @@ class ClipEmbedder:
         return l2_normalise(np.concatenate(out))
 
     def encode_pixels(self, pixels: Any) -> np.ndarray:
-        """The bare forward pass on an already preprocessed ``(n, 3, h, w)`` tensor (benchmarks)."""
-        with self._torch.inference_mode():
-            return l2_normalise(self._net.encode_image(pixels).float().numpy())
+        """The bare forward pass on an already preprocessed ``(n, 3, h, w)`` tensor, in
+        ``batch_size`` chunks (used by the video pipeline and the benchmarks)."""
+        torch = self._torch
+        out: list[np.ndarray] = []
+        with torch.inference_mode():
+            for start in range(0, int(pixels.shape[0]), self.batch_size):
+                out.append(
+                    self._net.encode_image(pixels[start : start + self.batch_size]).float().numpy()
+                )
+        if not out:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(np.concatenate(out))
 
     def preprocess(self, image: ImageInput) -> Any:
         """One image as the model's input tensor."""

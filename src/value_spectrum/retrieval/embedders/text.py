@@ -53,7 +53,7 @@ def _quiet_progress_bars() -> None:
     try:
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     except Exception:  # an older or newer transformers: a cosmetic loss only
         log.debug("cannot silence transformers progress bars")
 
