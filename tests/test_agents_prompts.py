@@ -81,8 +81,8 @@ def test_system_prompt_is_identical_across_turns() -> None:
     assert systems[0]["role"] == "system"
     assert all(s == systems[0] for s in systems)
     last_user = viewer.model.requests[2].messages[1]["content"]
-    assert "turn 0: liked video v0" in last_user[0]["text"]
-    assert "turn 1: liked video v1" in last_user[0]["text"]
+    assert "turn 0: liked video v0" in last_user
+    assert "turn 1: liked video v1" in last_user
 
 
 def test_history_marks_failed_turns() -> None:

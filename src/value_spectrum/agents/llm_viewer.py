@@ -76,6 +76,14 @@ SEARCH_TOOL: dict[str, Any] = {
 """The search tool offered to the model when the session gives the viewer a :class:`SearchTool`."""
 
 
+def _collapse_text(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """Content with no image as one plain string: text-only servers (llama.cpp's chat templates,
+    many local models) reject a list of parts, and every provider accepts a string."""
+    if all(p.get("type") == "text" for p in parts):
+        return "\n\n".join(str(p["text"]) for p in parts)
+    return parts
+
+
 def sum_usage(usages: Sequence[Usage]) -> Usage:
     """Total of several calls; cached only when every call was served from the cache."""
     return Usage(
@@ -210,7 +218,7 @@ class LLMViewer:
         messages: list[Message] = []
         if prompt.system:
             messages.append({"role": "system", "content": prompt.system})
-        messages.append({"role": "user", "content": content})
+        messages.append({"role": "user", "content": _collapse_text(content)})
         return messages
 
     async def _run_tools(self, response: ChatResponse, messages: list[Message], search: SearchTool, queries: list[str]) -> None:
