@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=200.0)
     ap.add_argument("--modality", default="title")
     ap.add_argument("--durability", default="sync")
+    ap.add_argument("--bare-again", action="store_true", help="time the bare loop twice (drift check)")
     ap.add_argument("--in-process-server", action="store_true",
                     help="serve from a thread of this process (competes for the GIL) instead of a subprocess")
     args = ap.parse_args()
@@ -91,9 +92,7 @@ def main() -> None:
         from value_spectrum.runner.plan import build_plan
 
         specs = build_plan(config, chosen)
-        sem = asyncio.Semaphore(args.concurrency)
-
-        async def bare_session(spec) -> None:
+        async def bare_session(spec, sem) -> None:
             async with sem:
                 viewer = services.viewer(spec)
                 persona = services.persona(spec)
@@ -103,11 +102,16 @@ def main() -> None:
                     await viewer.decide(persona, obs)
 
         async def bare() -> None:
-            await asyncio.gather(*(bare_session(s) for s in specs))
+            sem = asyncio.Semaphore(args.concurrency)
+            await asyncio.gather(*(bare_session(s, sem) for s in specs))
 
         t0 = time.perf_counter()
         asyncio.run(bare())
         wall_bare = time.perf_counter() - t0
+        if args.bare_again:
+            t0 = time.perf_counter()
+            asyncio.run(bare())
+            print(f"bare gateway loop, second time: {time.perf_counter() - t0:.2f} s")
 
         t0 = time.perf_counter()
         summary = asyncio.run(BatchRunner(config, services=services, durability=args.durability).run())
