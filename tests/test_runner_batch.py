@@ -47,6 +47,11 @@ def test_run_directory_layout_and_manifest(tmp_path: Path) -> None:
     assert m.prompt_strategy == "simple"
     assert len(m.prompt_template_hash) == 64
     assert (tmp_path / "r" / "checkpoints.sqlite").is_file()
+    from value_spectrum.scoring.rundir import read_run
+
+    read = read_run(tmp_path / "r")  # what scoring sees: sessions, labels, personas
+    assert len(read.sessions) == 4 and len(read.labels) == 40 and read.problems == ()
+    assert {"carer", "climber"} <= set(read.targets)  # plus the built-in library
     names = sorted(session_bytes(tmp_path / "r"))
     assert names == ["carer--reference--000.json", "carer--reference--001.json",
                      "climber--reference--000.json", "climber--reference--001.json"]

@@ -100,6 +100,7 @@ def prepare_run_dir(
                 + "; ".join(diffs)
                 + "); re-run with the same options, or pass --out NEW_DIR or --force-new"
             )
+        _write_side_files(rundir, services, corpus_info, only_missing=True)
         return rundir
     rundir.path.mkdir(parents=True, exist_ok=True)
     rundir.sessions_path.mkdir(exist_ok=True)
@@ -113,7 +114,20 @@ def prepare_run_dir(
             seeds=tuple(s.seed for s in specs),
         )
     )
+    _write_side_files(rundir, services, corpus_info, only_missing=False)
     return rundir
+
+
+def _write_side_files(
+    rundir: RunDir, services: Services, corpus_info: dict[str, Any], *, only_missing: bool
+) -> None:
+    """``labels.json`` and ``personas.json``, which scoring reads (sessions hold only ids)."""
+    from value_spectrum.scoring.rundir import LABELS_FILE, PERSONAS_FILE, write_labels, write_personas
+
+    if not (only_missing and (rundir.path / LABELS_FILE).is_file()):
+        write_labels(rundir.path, services.corpus, corpus=corpus_info)
+    if not (only_missing and (rundir.path / PERSONAS_FILE).is_file()):
+        write_personas(rundir.path, services.personas)
 
 
 class BatchRunner:
