@@ -40,7 +40,7 @@ def _guarded_connect(self: socket.socket, address: object) -> None:
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fail any test that connects anywhere but loopback."""
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
-    yield
+    return
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +50,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("VALUE_SPECTRUM_CACHE", str(cache))
 
 
-@pytest.fixture()
+@pytest.fixture
 def repo_root() -> Path:
     """The repository root."""
     return Path(__file__).resolve().parents[1]

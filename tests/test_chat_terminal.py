@@ -44,7 +44,7 @@ def persona_reply(body: dict[str, Any]) -> str | ServerReply:
     return "Hello! I love Sunday dinners with my whole family."
 
 
-@pytest.fixture()
+@pytest.fixture
 def server() -> Any:
     with TestServer(reply=persona_reply) as srv:
         yield srv

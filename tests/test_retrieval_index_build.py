@@ -344,3 +344,63 @@ def test_open_index_defaults_to_user_cache(
     again = open_index(corpus, fake)
     assert again.report is not None
     assert again.report.skipped == 8
+
+
+def test_auto_picks_clip_when_weights_are_cached(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from value_spectrum.retrieval.embedders import choose_auto
+
+    repo = tmp_path / "models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K"
+    snap = repo / "snapshots" / ("0" * 40)
+    snap.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    (snap / "open_clip_pytorch_model.bin").write_bytes(b"weights")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    kind, why = choose_auto()
+    assert kind == "clip"
+    assert "found in the Hugging Face cache" in why
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_chroma_server_index(corpus: Corpus, fake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import time
+
+    exe = shutil.which("chroma")
+    if exe is None:
+        pytest.skip("no 'chroma' executable to run a local server")
+    port = _free_port()
+    server = subprocess.Popen(
+        [exe, "run", "--path", str(tmp_path / "srv"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        idx = None
+        for _ in range(100):
+            try:
+                idx = ChromaVideoIndex(fake.describe(), chroma_url=url)
+                break
+            except VideoIndexError:
+                time.sleep(0.2)
+        assert idx is not None, "chroma server did not start"
+        build_index(corpus, fake, idx)
+        hits = idx.query(fake.embed_texts([VIDEOS[0].visible_text()])[0], k=2)
+        assert hits[0].id == "u1"
+        again = ChromaVideoIndex(None, chroma_url=url)
+        assert len(again) == len(VIDEOS)
+        assert again.embedder["name"] == fake.name
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -50,7 +50,9 @@ def test_run_directory_layout_and_manifest(tmp_path: Path) -> None:
     from value_spectrum.scoring.rundir import read_run
 
     read = read_run(tmp_path / "r")  # what scoring sees: sessions, labels, personas
-    assert len(read.sessions) == 4 and len(read.labels) == 40 and read.problems == ()
+    assert len(read.sessions) == 4
+    assert len(read.labels) == 40
+    assert read.problems == ()
     assert {"carer", "climber"} <= set(read.targets)  # plus the built-in library
     names = sorted(session_bytes(tmp_path / "r"))
     assert names == ["carer--reference--000.json", "carer--reference--001.json",
@@ -180,7 +182,7 @@ def test_a_newer_record_format_is_refused_not_redone(tmp_path: Path) -> None:
     data["schema_version"] = 99
     data["new_field"] = "from the future"
     path.write_text(json.dumps(data))
-    with pytest.raises(RunDirError, match="schema_version.*99.*newer"):
+    with pytest.raises(RunDirError, match=r"schema_version.*99.*newer"):
         run(cfg(tmp_path / "r"))
     assert path.is_file()  # never moved aside
     with pytest.raises(RunDirError, match="newer"):
@@ -208,9 +210,11 @@ def test_injected_faults_keep_every_decision_with_its_outcome(tmp_path: Path) ->
                            steps=5, modality="title", cache=False, out=tmp_path / "r", record_latency=False)
         s = asyncio.run(run_batch(config, services=None))
         statuses = server.statuses
-    assert s.sessions_finished == 1 and s.decisions == 5
+    assert s.sessions_finished == 1
+    assert s.decisions == 5
     assert sum(s.outcomes.values()) == 5
-    assert 500 in statuses and 429 in statuses
+    assert 500 in statuses
+    assert 429 in statuses
     (t,) = RunDir(tmp_path / "r").iter_sessions()
     assert [st.turn for st in t.steps] == list(range(5))
     for st in t.steps:

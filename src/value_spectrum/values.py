@@ -224,8 +224,9 @@ def mrat_centre(scores: np.ndarray) -> np.ndarray:
 
     Works on one profile (shape ``(10,)``) or many respondents (shape ``(n, 10)``).
     """
-    arr = np.asarray(scores, dtype=np.float64)
-    return arr - arr.mean(axis=-1, keepdims=True)
+    arr: np.ndarray = np.asarray(scores, dtype=np.float64)
+    centred: np.ndarray = arr - arr.mean(axis=-1, keepdims=True)
+    return centred
 
 
 def _arrays(a: ValueProfile | np.ndarray, b: ValueProfile | np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -53,7 +53,7 @@ def derived_rng(*parts: object) -> random.Random:
     """A ``random.Random`` seeded from a SHA-256 of ``parts``: the same parts always give the same
     stream, independent of any other call."""
     key = "\x1f".join(str(p) for p in parts).encode("utf-8")
-    return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))  # noqa: S311 (simulation, not crypto)
+    return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
 
 
 class ReferenceViewer:

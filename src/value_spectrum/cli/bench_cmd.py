@@ -78,7 +78,7 @@ def select_items(
                 f"[yellow]note:[/] keyword retrieval unavailable ({str(exc).splitlines()[0][:160]}); "
                 "using the corpus's authored primary values instead"
             )
-    rng = random.Random(seed)  # noqa: S311 - seeded sampling, not cryptography
+    rng = random.Random(seed)
     items = {}
     for v in VALUE_IDS:
         pool = [video for video in corpus if video.primary_value == v]

@@ -166,7 +166,7 @@ def _tools(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
 
 def _route(state: ChatState) -> Literal["tools", "__end__"]:
     last = state["messages"][-1] if state.get("messages") else {}
-    return "tools" if last.get("tool_calls") else END
+    return "tools" if last.get("tool_calls") else "__end__"
 
 
 def build_chat_graph(checkpointer: Checkpointer | None = None) -> CompiledStateGraph[Any, Any, Any, Any]:

@@ -123,7 +123,7 @@ class ChatSession:
     async def state(self) -> ChatState:
         """The thread's saved state (empty for a new thread)."""
         snapshot = await self._graph.aget_state(self._config)
-        values: ChatState = snapshot.values or {}
+        values: ChatState = snapshot.values or ChatState()
         return values
 
     async def check_persona(self) -> str | None:

@@ -198,7 +198,7 @@ class ReplayFeed:
 
     def __init__(self, ids: Sequence[str], feed_seed: int) -> None:
         order = list(ids)
-        random.Random(feed_seed).shuffle(order)  # noqa: S311 - seeded simulation RNG, not crypto
+        random.Random(feed_seed).shuffle(order)
         self.order = tuple(order)
 
     def next(self, state: FeedState, rng: random.Random) -> str | None:

@@ -163,7 +163,7 @@ class StepHistory(Sequence[Step]):
 
 def turn_rng(seed: int, turn: int) -> random.Random:
     """The feed's RNG for one turn: a pure function of (session seed, turn)."""
-    return random.Random(derive_seed("feed", seed, turn))  # noqa: S311 - seeded simulation RNG
+    return random.Random(derive_seed("feed", seed, turn))
 
 
 async def _pick(state: SessionState, runtime: Runtime[SessionContext]) -> dict[str, Any]:

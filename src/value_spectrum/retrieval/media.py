@@ -251,7 +251,7 @@ def render_frame(
     and the handle, title and hashtags at the bottom, as on a short-video app.
     """
     w, h = FRAME_SIZE
-    rng = random.Random(card_seed(video.id))  # noqa: S311 (seeded, not crypto)
+    rng = random.Random(card_seed(video.id))
     top, bottom, ground, accent = topic_palette(video.topic)
     sky = Image.new("RGB", (1, 2))
     sky.putpixel((0, 0), top)
@@ -260,13 +260,13 @@ def render_frame(
     d = ImageDraw.Draw(img)
 
     # scene: sun, ground, motif (own RNG stream so text changes do not move shapes)
-    scene_rng = random.Random(rng.getrandbits(64))  # noqa: S311
+    scene_rng = random.Random(rng.getrandbits(64))
     sun_x = scene_rng.uniform(40, w - 40) + 30 * phase
     d.ellipse((sun_x - 26, 250 - 20 * phase, sun_x + 26, 302 - 20 * phase), fill=(255, 236, 170))
     d.rectangle((0, 470, w, h), fill=ground)
     motif_for(video.topic)(d, scene_rng, phase, accent, (20, 250, w - 50, 470))
 
-    chrome_rng = random.Random(rng.getrandbits(64))  # noqa: S311
+    chrome_rng = random.Random(rng.getrandbits(64))
     _chrome(d, video, chrome_rng)
 
     # on-screen text card

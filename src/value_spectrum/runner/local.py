@@ -122,7 +122,12 @@ def _write_side_files(
     rundir: RunDir, services: Services, corpus_info: dict[str, Any], *, only_missing: bool
 ) -> None:
     """``labels.json`` and ``personas.json``, which scoring reads (sessions hold only ids)."""
-    from value_spectrum.scoring.rundir import LABELS_FILE, PERSONAS_FILE, write_labels, write_personas
+    from value_spectrum.scoring.rundir import (
+        LABELS_FILE,
+        PERSONAS_FILE,
+        write_labels,
+        write_personas,
+    )
 
     if not (only_missing and (rundir.path / LABELS_FILE).is_file()):
         write_labels(rundir.path, services.corpus, corpus=corpus_info)
