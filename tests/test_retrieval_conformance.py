@@ -162,7 +162,9 @@ def test_clip_offline_without_weights_is_clear(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(EmbedderError, match="HF_HUB_OFFLINE"):
         make_embedder("clip", model="ViT-B-32", pretrained="laion2b_s34b_b79k")
 
@@ -170,9 +172,11 @@ def test_clip_offline_without_weights_is_clear(
 def test_auto_falls_back_to_text_without_weights(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    import huggingface_hub.constants
+
     from value_spectrum.retrieval.embedders import choose_auto
 
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     kind, why = choose_auto()
     assert kind == "text"
     assert "not in the Hugging Face cache" in why

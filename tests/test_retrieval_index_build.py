@@ -32,6 +32,27 @@ from value_spectrum.retrieval.labelling import (
 from value_spectrum.retrieval.search import VideoSearch, make_search_tool
 from value_spectrum.values import VALUE_IDS, ValueProfile
 
+TINY_CLIP = {
+    "model_cfg": {
+        "embed_dim": 16,
+        "vision_cfg": {
+            "image_size": 32,
+            "layers": 1,
+            "width": 32,
+            "patch_size": 8,
+            "head_width": 16,
+        },
+        "text_cfg": {
+            "context_length": 16,
+            "vocab_size": 49408,
+            "width": 32,
+            "heads": 2,
+            "layers": 1,
+        },
+    },
+    "preprocess_cfg": {},
+}
+
 
 def _v(id_: str, title: str, value: str | None, platform: str = "tiktok", **kw: object) -> Video:
     labels = None if value is None else ValueProfile.from_mapping({value: 0.9}, default=0.05)
@@ -357,7 +378,10 @@ def test_auto_picks_clip_when_weights_are_cached(
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0" * 40)
     (snap / "open_clip_pytorch_model.bin").write_bytes(b"weights")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    import huggingface_hub.constants
+
+    # the hub reads HF_HUB_CACHE once, at import: patch the constant it uses
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     kind, why = choose_auto()
     assert kind == "clip"
     assert "found in the Hugging Face cache" in why
@@ -404,3 +428,68 @@ def test_chroma_server_index(corpus: Corpus, fake, tmp_path: Path) -> None:  # t
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_demo_corpus_frames_through_the_pipeline() -> None:
+    """The demo corpus's on-demand keyframes feed an image embedder (rendered into the test cache)."""
+    from value_spectrum.retrieval.corpus import load_corpus
+    from value_spectrum.retrieval.embedders import embed_videos
+
+    demo = load_corpus(None)
+    videos = list(demo.videos[:3])
+    fake = make_embedder("fake", dim=32)
+    frames = [demo.keyframe_paths(v) for v in videos]
+    assert all(fs and all(p.is_file() for p in fs) for fs in frames)
+    vecs = embed_videos(fake, demo, videos, text_weight=0.0)
+    mean = fake.embed_images(list(frames[0])).mean(axis=0)
+    np.testing.assert_allclose(vecs[0], mean / np.linalg.norm(mean), atol=1e-5)
+
+
+def test_cli_with_tiny_clip_checkpoint(tmp_path: Path) -> None:
+    import open_clip
+    import torch
+    from PIL import Image
+
+    model_dir = tmp_path / "tiny"
+    model_dir.mkdir()
+    (model_dir / "open_clip_config.json").write_text(json.dumps(TINY_CLIP))
+    torch.manual_seed(5)
+    ckpt = tmp_path / "tiny.pt"
+    torch.save(open_clip.create_model(f"local-dir:{model_dir}").state_dict(), ckpt)
+    corpus_dir = tmp_path / "c"
+    corpus_dir.mkdir()
+    videos = []
+    for i, v in enumerate(VIDEOS[:4]):
+        name = f"{v.id}.png"
+        Image.new("RGB", (40, 40), (60 * i, 255 - 60 * i, 90)).save(corpus_dir / name)
+        videos.append(v.model_copy(update={"keyframes": (name,)}))
+    _write_corpus(corpus_dir, videos)
+    out = tmp_path / "idx"
+    app = build_app()
+    runner = CliRunner()
+    args = [
+        "--corpus",
+        str(corpus_dir),
+        "--embedder",
+        "clip",
+        "--clip-model",
+        f"local-dir:{model_dir}",
+    ]
+    r = runner.invoke(
+        app, ["index", "build", *args, "--clip-checkpoint", str(ckpt), "--out", str(out), "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["added"] == 4
+    assert rep["embedder"]["kind"] == "clip"
+    assert rep["embedder"]["options"]["checkpoint"] == str(ckpt)
+    # search rebuilds the same CLIP embedder from the index's own description
+    r = runner.invoke(
+        app, ["search", "beach", "--index", str(out), "--corpus", str(corpus_dir), "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.stdout)) == 4
+    # without the checkpoint it is another embedder (random init): refused, one line
+    r = runner.invoke(app, ["index", "build", *args, "--clip-pretrained", "", "--out", str(out)])
+    assert r.exit_code == 2
+    assert "index was built with embedder" in r.output
