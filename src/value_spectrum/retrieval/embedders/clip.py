@@ -92,7 +92,11 @@ def weights_available(
             ok = bool(url) and target.is_file()
             return ok, f"weights {target} {'found' if ok else 'not in the local cache'}"
         repo, name = os.path.split(hub)
-        files = (name,) if name else _HF_WEIGHT_FILES
+        if name:  # open_clip prefers a .safetensors twin of a named .bin/.pth file
+            twin = name[:-4] + ".safetensors" if name.endswith((".bin", ".pth")) else name
+            files = tuple(dict.fromkeys((twin, name)))
+        else:
+            files = _HF_WEIGHT_FILES
     for fname in files:
         hit = try_to_load_from_cache(repo_id=repo, filename=fname)
         if isinstance(hit, str) and Path(hit).is_file():
