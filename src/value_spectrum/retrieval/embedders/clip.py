@@ -242,7 +242,7 @@ class ClipEmbedder:
             "dim": self.dim,
             "options": {
                 "model": self.model_name,
-                "pretrained": self.pretrained,
+                "pretrained": self.pretrained or "",
                 "checkpoint": self.checkpoint,
             },
         }

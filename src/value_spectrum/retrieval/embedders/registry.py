@@ -47,7 +47,8 @@ def _clip(**opts: Any) -> Embedder:
 
     return ClipEmbedder(
         opts.get("model") or DEFAULT_MODEL,
-        opts.get("pretrained", DEFAULT_PRETRAINED) if "pretrained" in opts else DEFAULT_PRETRAINED,
+        # "" means "no pretrained tag" (random init or a local-dir/checkpoint model)
+        opts.get("pretrained", DEFAULT_PRETRAINED),
         checkpoint=opts.get("checkpoint"),
     )
 
