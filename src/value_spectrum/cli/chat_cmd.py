@@ -84,12 +84,17 @@ class _Chat:
         return result
 
     def chat_model(self) -> Any:
-        """The talking model, or None for the reference viewer (which does not talk)."""
+        """The talking model, or None for the reference viewer (which does not talk).
+
+        Its client is built here, before the prompt, so that a Ctrl-C at the first reply never
+        lands in the middle of importing the provider library."""
         if self.model_name == "reference":
             return None
         from value_spectrum.agents.gateway import Gateway
 
-        return Gateway(self.model_name, api_base=self.api_base)
+        gateway = Gateway(self.model_name, api_base=self.api_base)
+        _ = gateway.router
+        return gateway
 
     def viewer_factory(self, model: Any) -> Any:
         from value_spectrum.agents import LLMViewer, ReferenceViewer
@@ -340,13 +345,16 @@ def _loop(runner: _Runner, front: _Chat, session: ChatSession) -> ChatSession:
                 console.print("[yellow]the reference viewer does not talk; /model openai/NAME (with "
                               "--api-base or an API key) picks a model. /feed, /values, /probe work.[/]")
                 continue
-            runner.run(_say(session, line))
+            try:
+                runner.run(_say(session, line))
+            except Exception as exc:  # one line, and the chat goes on
+                err_console.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
             continue
         cmd, _, arg = line.partition(" ")
         arg = arg.strip()
         try:
             result = _command(runner, front, session, cmd.lower(), arg)
-        except (RuntimeError, ValueError, KeyError, OSError) as exc:
+        except Exception as exc:  # one line, and the chat goes on
             err_console.print(f"[red]{cmd}:[/] {exc}", highlight=False)
             continue
         if result is None:
