@@ -55,8 +55,12 @@ def report(
         Path | None, typer.Option("--html", help="Also write a self-contained HTML page here.")
     ] = None,
     window: Annotated[
-        int, typer.Option("--window", min=1, help="Turns per consistency window.")
-    ] = 50,
+        int | None,
+        typer.Option(
+            "--window", min=1,
+            help="Turns per consistency window (default: a third of the session, 10 to 50).",
+        ),
+    ] = None,
     boot: Annotated[
         int,
         typer.Option(

@@ -29,6 +29,16 @@ from value_spectrum.scoring.stats import DEFAULT_L2, slope_per
 from value_spectrum.values import ValueProfile, pearson
 
 DEFAULT_WINDOW = 50
+"""The paper's window: the like ratio of the first and last 50 videos."""
+
+MIN_AUTO_WINDOW = 10
+"""Smallest window :func:`auto_window` picks."""
+
+
+def auto_window(n_turns: int) -> int:
+    """A window that gives about three windows per session, between 10 and 50 turns: a 30-turn
+    session gets windows of 10, a 150-turn session (the paper's) windows of 50."""
+    return max(MIN_AUTO_WINDOW, min(DEFAULT_WINDOW, n_turns // 3))
 """Turns per window."""
 DRIFT_THRESHOLD = 0.5
 """Alignment below which a window counts as drifted."""

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from value_spectrum.records import Outcome, Trajectory
 from value_spectrum.scoring.alignment import STEER_WINDOW, align, steerability
-from value_spectrum.scoring.consistency import DEFAULT_WINDOW, DRIFT_THRESHOLD, consistency
+from value_spectrum.scoring.consistency import DRIFT_THRESHOLD, auto_window, consistency
 from value_spectrum.scoring.preference import is_preference_run, score_preference
 from value_spectrum.scoring.questionnaire import (
     mean_stated,
@@ -54,8 +54,9 @@ class _Model(BaseModel):
 class ScoringOptions(_Model):
     """How the report was computed (recorded in it)."""
 
-    window: int = DEFAULT_WINDOW
-    """Turns per consistency window."""
+    window: int | None = None
+    """Turns per consistency window; None picks one per group with
+    :func:`~value_spectrum.scoring.consistency.auto_window` (about three windows a session)."""
     drift_threshold: float = DRIFT_THRESHOLD
     """Alignment below which a window counts as drifted."""
     steer_window: int = STEER_WINDOW
@@ -381,7 +382,7 @@ def score_group(
     cons = consistency(
         table,
         target,
-        window=opts.window,
+        window=opts.window or auto_window(max((len(t.steps) for t in trajs), default=0)),
         threshold=opts.drift_threshold,
         l2=opts.l2,
         circle_prior=opts.circle_prior,
