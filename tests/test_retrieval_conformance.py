@@ -3,7 +3,6 @@ index (Chroma persistent, in-memory) passes the same checks."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from _tiny_clip import write_tiny_clip
 from value_spectrum.records import Video
 from value_spectrum.retrieval.corpus import Corpus
 from value_spectrum.retrieval.embedders import (
@@ -24,27 +24,6 @@ from value_spectrum.retrieval.embedders import (
 )
 from value_spectrum.retrieval.index import ChromaVideoIndex, MemoryVideoIndex, VideoIndex
 
-TINY_CLIP_CFG = {
-    "model_cfg": {
-        "embed_dim": 16,
-        "vision_cfg": {
-            "image_size": 32,
-            "layers": 1,
-            "width": 32,
-            "patch_size": 8,
-            "head_width": 16,
-        },
-        "text_cfg": {
-            "context_length": 16,
-            "vocab_size": 49408,
-            "width": 32,
-            "heads": 2,
-            "layers": 1,
-        },
-    },
-    "preprocess_cfg": {},
-}
-
 TEXTS = ["volunteers cleaning plastic from a beach", "grandparents cooking a holiday dinner", ""]
 
 
@@ -56,16 +35,8 @@ def _images() -> list[Image.Image]:
 @pytest.fixture(scope="module")
 def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny OpenCLIP config folder and a random-weight checkpoint saved from it."""
-    import open_clip
-    import torch
-
-    folder = tmp_path_factory.mktemp("tinyclip")
-    (folder / "open_clip_config.json").write_text(json.dumps(TINY_CLIP_CFG))
-    torch.manual_seed(123)
-    model = open_clip.create_model(f"local-dir:{folder}")
-    ckpt = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    torch.save(model.state_dict(), ckpt)
-    return folder, ckpt
+    return write_tiny_clip(tmp_path_factory.mktemp("tinyclip"),
+                           tmp_path_factory.mktemp("ckpt") / "tiny.pt", seed=123)
 
 
 @pytest.fixture(scope="module")

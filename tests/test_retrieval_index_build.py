@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from _tiny_clip import write_tiny_clip
 from value_spectrum.cli.app import build_app
 from value_spectrum.records import Video
 from value_spectrum.retrieval.building import build_index, open_index
@@ -31,27 +32,6 @@ from value_spectrum.retrieval.labelling import (
 )
 from value_spectrum.retrieval.search import VideoSearch, make_search_tool
 from value_spectrum.values import VALUE_IDS, ValueProfile
-
-TINY_CLIP = {
-    "model_cfg": {
-        "embed_dim": 16,
-        "vision_cfg": {
-            "image_size": 32,
-            "layers": 1,
-            "width": 32,
-            "patch_size": 8,
-            "head_width": 16,
-        },
-        "text_cfg": {
-            "context_length": 16,
-            "vocab_size": 49408,
-            "width": 32,
-            "heads": 2,
-            "layers": 1,
-        },
-    },
-    "preprocess_cfg": {},
-}
 
 
 def _v(id_: str, title: str, value: str | None, platform: str = "tiktok", **kw: object) -> Video:
@@ -446,16 +426,9 @@ def test_demo_corpus_frames_through_the_pipeline() -> None:
 
 
 def test_cli_with_tiny_clip_checkpoint(tmp_path: Path) -> None:
-    import open_clip
-    import torch
     from PIL import Image
 
-    model_dir = tmp_path / "tiny"
-    model_dir.mkdir()
-    (model_dir / "open_clip_config.json").write_text(json.dumps(TINY_CLIP))
-    torch.manual_seed(5)
-    ckpt = tmp_path / "tiny.pt"
-    torch.save(open_clip.create_model(f"local-dir:{model_dir}").state_dict(), ckpt)
+    model_dir, ckpt = write_tiny_clip(tmp_path / "tiny", tmp_path / "tiny.pt", seed=5)
     corpus_dir = tmp_path / "c"
     corpus_dir.mkdir()
     videos = []
