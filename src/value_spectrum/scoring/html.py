@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from value_spectrum.scoring import charts
 from value_spectrum.scoring.reference import reference_value_means
-from value_spectrum.scoring.report import GroupReport, Report
+from value_spectrum.scoring.report_model import GroupReport, Report
 
 MAX_IMAGE_BYTES = 1_500_000
 """Keyframes larger than this are shown as a placeholder instead of being embedded."""

@@ -20,11 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from value_spectrum.records import Outcome, Trajectory
-from value_spectrum.scoring.alignment import STEER_WINDOW, align, steerability
-from value_spectrum.scoring.consistency import DRIFT_THRESHOLD, auto_window, consistency
+from value_spectrum.scoring.alignment import align, steerability
+from value_spectrum.scoring.consistency import auto_window, consistency
 from value_spectrum.scoring.preference import is_preference_run, score_preference
 from value_spectrum.scoring.questionnaire import (
     mean_stated,
@@ -33,240 +31,36 @@ from value_spectrum.scoring.questionnaire import (
     stated_revealed_gap,
 )
 from value_spectrum.scoring.reference import CITATION, preference_reference
+from value_spectrum.scoring.report_model import (
+    Example,
+    GroupReport,
+    PreferenceReport,
+    Report,
+    ScoringOptions,
+    SessionSummary,
+    Summary,
+)
 from value_spectrum.scoring.revealed import (
-    DEFAULT_CIRCLE_PRIOR,
-    MIN_DECISIONS,
     decision_table,
     revealed_profile,
 )
 from value_spectrum.scoring.rundir import LabelledVideo, RunData, injected_profile, read_run
-from value_spectrum.scoring.stats import DEFAULT_L2, finite_or_none, nanmedian
+from value_spectrum.scoring.stats import finite_or_none, nanmedian
 from value_spectrum.values import VALUE_IDS, ValueProfile
+
+__all__ = [
+    "REFERENCE_MODEL",
+    "GroupReport",
+    "PreferenceReport",
+    "Report",
+    "ScoringOptions",
+    "Summary",
+    "build_report",
+    "score_group",
+]
 
 REFERENCE_MODEL = "reference"
 """The model string of the reference viewer, whose injected profile is known."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ScoringOptions(_Model):
-    """How the report was computed (recorded in it)."""
-
-    window: int | None = None
-    """Turns per consistency window; None picks one per group with
-    :func:`~value_spectrum.scoring.consistency.auto_window` (about three windows a session)."""
-    drift_threshold: float = DRIFT_THRESHOLD
-    """Alignment below which a window counts as drifted."""
-    steer_window: int = STEER_WINDOW
-    """Decisions at each end for steerability."""
-    min_decisions: int = MIN_DECISIONS
-    """Fewest decisions a profile is fitted on."""
-    l2: float = DEFAULT_L2
-    """Ridge strength of the decomposition."""
-    circle_prior: float = DEFAULT_CIRCLE_PRIOR
-    """Strength of the value-circle smoothness prior (0: plain ridge)."""
-    n_boot: int = 200
-    """Bootstrap resamples (0: no intervals)."""
-    seed: int = 0
-    """Seed of the bootstrap."""
-
-
-class SessionSummary(_Model):
-    """One session, scored on its own."""
-
-    session_id: str
-    """The session."""
-    status: str
-    """How it ended."""
-    n_decisions: int
-    """Labelled like/skip decisions."""
-    outcomes: dict[str, int]
-    """Outcome -> count."""
-    revealed: dict[str, float] | None
-    """Centred decomposition weights, or None."""
-    revealed_reason: str
-    """Why ``revealed`` is None."""
-    alignment: float | None
-    """Spearman with the target."""
-    steerability_pp: float | None
-    """Like-ratio change, percentage points, first to last window."""
-    steerability_window: int
-    """Decisions per end."""
-    steerability_reason: str
-    """Why it is None."""
-
-
-class GroupReport(_Model):
-    """One persona x model, its sessions pooled."""
-
-    persona_id: str
-    """The persona."""
-    persona_name: str
-    """Its display name."""
-    model: str
-    """The model string."""
-    strategies: list[str]
-    """Prompt strategies among the sessions."""
-    modalities: list[str]
-    """Modalities among the sessions."""
-    n_sessions: int
-    """Sessions pooled."""
-    n_decisions: int
-    """Labelled like/skip decisions."""
-    unlabelled: int
-    """Like/skip decisions on videos without labels (not scored)."""
-    outcomes: dict[str, int]
-    """Outcome -> count, every outcome present (like, skip, unparseable, refused, error)."""
-    like_rate_overall: float | None
-    """% likes over all decisions."""
-    like_rate: dict[str, float | None]
-    """Value id -> % likes among decisions on videos of that primary value (the paper's score)."""
-    like_counts: dict[str, list[int]]
-    """Value id -> [likes, decisions]."""
-    target: dict[str, float] | None
-    """The persona's target profile (0-1), when known."""
-    revealed: dict[str, float] | None
-    """Value id -> MRAT-centred decomposition weight (logit units); None when it cannot be scored."""
-    revealed_reason: str
-    """Why ``revealed`` is None ('' otherwise)."""
-    revealed_ci: dict[str, list[float | None]] | None
-    """Value id -> [low, high] 95% bootstrap interval."""
-    ci_unit: str | None
-    """What the bootstrap resampled: sessions, or decisions when there was one session."""
-    alignment: float | None
-    """Spearman between centred revealed and target; None with ``alignment_reason``."""
-    alignment_reason: str
-    """Why ``alignment`` is None."""
-    alignment_ci: list[float | None] | None
-    """[low, high] bootstrap interval of ``alignment``."""
-    pearson: float | None
-    """Pearson between centred revealed and target."""
-    top3_overlap: int | None
-    """Shared values among the two top-3 sets (0-3)."""
-    circle_distance_deg: float | None
-    """Angle between circular mean directions of revealed and target (0-180)."""
-    recovery: float | None
-    """Reference viewer only: Spearman between the recovered and the injected profile."""
-    recovery_reason: str
-    """Why ``recovery`` is None."""
-    steerability_pp: float | None
-    """Mean over sessions of the like-ratio change (percentage points), first to last window."""
-    steerability_rel_pct: float | None
-    """Mean over sessions of the relative like-ratio change (%)."""
-    consistency: dict[str, Any]
-    """Windows (start, end, n, like_rate, alignment), stability, drift slope per 100 turns,
-    time to drift, threshold, reason. Sessions are pooled by turn."""
-    stated: dict[str, Any] | None
-    """Questionnaire probes: per probe centred profile, stability across probes, the mean stated
-    profile, its alignment and the stated-vs-revealed gap. None without probes."""
-    sessions: list[SessionSummary]
-    """Each session scored alone."""
-
-
-class Example(_Model):
-    """One decision shown in the HTML report."""
-
-    session_id: str
-    """Session."""
-    persona_id: str
-    """Persona."""
-    model: str
-    """Model."""
-    turn: int
-    """Turn."""
-    video_id: str
-    """Video."""
-    title: str
-    """Its title."""
-    primary_value: str | None
-    """Its primary value."""
-    outcome: str
-    """like | skip | unparseable | refused | error."""
-    reason: str
-    """The model's reason, or the error, or the raw reply."""
-    keyframe: str | None
-    """Absolute path of its first keyframe, when known."""
-
-
-class PreferenceReport(_Model):
-    """The paper's preference benchmark for one model."""
-
-    model: str
-    """The model."""
-    scores: dict[str, float | None]
-    """Value id -> % yes among yes + no."""
-    pct_of_all: dict[str, float | None]
-    """Value id -> % yes among all items (abstains as not-yes)."""
-    yes: dict[str, int]
-    """Likes per value."""
-    no: dict[str, int]
-    """Skips per value."""
-    abstain: dict[str, int]
-    """Refused + unparseable + error per value."""
-    n: dict[str, int]
-    """Items per value."""
-    mean: float | None
-    """Mean of the scores."""
-    sd: float | None
-    """Sample SD of the scores."""
-
-
-class Summary(_Model):
-    """Run-wide figures."""
-
-    n_groups: int
-    """Persona x model groups."""
-    n_sessions: int
-    """Sessions read."""
-    n_decisions: int
-    """Labelled like/skip decisions."""
-    outcomes: dict[str, int]
-    """Outcome -> count over the run."""
-    median_alignment: float | None
-    """Median alignment over the groups that could be scored."""
-    median_recovery: float | None
-    """Median recovery over reference-viewer groups."""
-    scored_groups: int
-    """Groups with a revealed profile."""
-    cannot_score_groups: int
-    """Groups without one."""
-
-
-class Report(_Model):
-    """A whole report."""
-
-    run_dir: str
-    """Where it was read from."""
-    run_id: str
-    """The manifest's run id (the directory name when there is no manifest)."""
-    created: str
-    """When the run started."""
-    kind: str
-    """'feed' or 'preference'."""
-    models: list[str]
-    """Models in the run."""
-    corpus: dict[str, Any]
-    """Corpus provenance from the manifest."""
-    labels_available: bool
-    """Whether the run directory has video labels (without them nothing can be scored)."""
-    options: ScoringOptions
-    """How it was scored."""
-    summary: Summary
-    """Run-wide figures."""
-    groups: list[GroupReport]
-    """One per persona x model."""
-    preference: list[PreferenceReport]
-    """Per model, for a preference run."""
-    reference: dict[str, dict[str, float]]
-    """The paper's preference table (model -> value -> % yes), for a preference run."""
-    citation: str
-    """Where the reference numbers come from."""
-    examples: list[Example]
-    """Decisions to show in the HTML report."""
-    problems: list[str]
-    """Files that could not be read."""
 
 
 def _rounded(d: Mapping[str, float | None], nd: int = 6) -> dict[str, float | None]:

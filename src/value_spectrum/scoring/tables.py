@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from value_spectrum.scoring.report import PreferenceReport, Report
+from value_spectrum.scoring.report_model import PreferenceReport, Report
 from value_spectrum.values import VALUE_IDS
 
 
