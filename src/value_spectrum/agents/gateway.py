@@ -18,6 +18,12 @@ named by ``api_key_env``; a key is never logged, stored, or put in :meth:`Gatewa
 Deterministic requests (temperature 0) are answered from the on-disk
 :class:`~value_spectrum.agents.cache.ResponseCache` when they were asked before.
 
+A model served from ``api_base`` that litellm's cost map does not know (a local vLLM,
+llama.cpp or Ollama model, the test server) is declared free on its deployment (every per-token
+rate 0). Its calls cost 0 either way, but without a price litellm runs its zero-cost diagnostic,
+a scan of the pricing entry, twice per call: about a third of litellm's CPU time per call
+(``benchmarks/bench_gateway.py``).
+
 litellm is imported on first use, never at import of this module.
 """
 
@@ -38,6 +44,25 @@ logger = logging.getLogger(__name__)
 
 LOCAL_KEY = "not-needed"
 """Placeholder key sent to a keyless OpenAI-compatible server (the OpenAI client insists on one)."""
+
+FREE_PRICING: dict[str, float] = {
+    "input_cost_per_token": 0.0,
+    "output_cost_per_token": 0.0,
+    "cache_read_input_token_cost": 0.0,
+    "cache_creation_input_token_cost": 0.0,
+}
+"""Deployment prices of an unpriced self-hosted model (see the module docstring)."""
+
+
+def _unpriced(model: str) -> bool:
+    """Whether litellm's cost map has no entry for ``model``."""
+    import litellm
+
+    try:
+        litellm.get_model_info(model=model)
+    except Exception:  # litellm raises a plain Exception subclass for unmapped models
+        return True
+    return False
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:
@@ -161,6 +186,9 @@ class Gateway:
             params["tpm"] = self.tpm
         if self.max_parallel_requests is not None:
             params["max_parallel_requests"] = self.max_parallel_requests
+        if self.api_base is not None and _unpriced(name):
+            logger.info("%s is not in litellm's cost map; its calls are recorded at cost 0", name)
+            params.update(FREE_PRICING)
         return {"model_name": name, "litellm_params": params}
 
     @property
@@ -170,6 +198,8 @@ class Gateway:
             from litellm import Router  # type: ignore[attr-defined]
             from litellm.types.router import RetryPolicy
 
+            # decided before the Router registers its deployments in litellm's model map
+            self.supports_schema()
             names = [self.name, *[f for f in self.fallbacks if f != self.name]]
             options: dict[str, Any] = {
                 "model_list": [self._deployment(n) for n in names],
