@@ -55,14 +55,22 @@ FREE_PRICING: dict[str, float] = {
 
 
 def _unpriced(model: str) -> bool:
-    """Whether litellm's cost map has no entry for ``model``."""
+    """Whether litellm's cost map has no positive rate for ``model`` (no entry, or only zeros:
+    the entry an earlier Router registered from :data:`FREE_PRICING` counts as unpriced)."""
     import litellm
 
     try:
-        litellm.get_model_info(model=model)
+        info = litellm.get_model_info(model=model)
     except Exception:  # litellm raises a plain Exception subclass for unmapped models
         return True
-    return False
+    for key, value in dict(info).items():
+        if "cost" not in key and "pricing" not in key:
+            continue
+        if isinstance(value, dict | list | tuple) and value:
+            return False  # tiered or nested pricing: priced
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return False
+    return True
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:
