@@ -142,6 +142,10 @@ def test_missing_credentials_is_one_line_and_feed_still_works(tmp_path: Path) ->
     child.sendline("/feed 2")
     child.expect("#2 ")
     child.expect("you> ")
+    child.sendline("/probe")  # the reference viewer answers the questionnaire: a stated profile
+    child.expect(r"stated \(centred\)")
+    child.expect(r"universalism[^\n]*[+-]\d\.\d\d")
+    child.expect("you> ")
     child.sendline("hello?")
     child.expect("does not talk")
     child.expect("you> ")

@@ -210,12 +210,14 @@ def _probe_panel(probe: Any) -> None:
                   title_justify="left")
     table.add_column("value")
     table.add_column("stated (centred)", justify="right")
-    profile = getattr(stated, "profile", None)
+    profile = stated.centred
     for v, x in (profile.as_dict().items() if profile is not None else []):
         table.add_row(v, f"{x:+.2f}")
-    console.print(table)
     if profile is None:
-        console.print(f"[yellow]cannot score the answers: {getattr(stated, 'reason', '')}[/]")
+        console.print(f"[yellow]questionnaire: {answered}/{len(probe.answers)} items answered; "
+                      f"cannot score the answers: {stated.reason or 'no readable answer'}[/]")
+        return
+    console.print(table)
 
 
 # ---- the loop -------------------------------------------------------------------------------
