@@ -6,6 +6,10 @@ tools) with every base64 image replaced by the SHA-256 of its bytes, so the key 
 changes exactly when what the model is shown changes. Entries live in one SQLite file (WAL mode,
 safe for many processes); a hit comes back with ``usage.cached = True`` and no cost.
 
+Hashing an image means decoding its base64 and hashing the bytes (milliseconds for a large
+frame); the digest of each data URL is memoized in process, keyed by the URL string, so the same
+keyframe shown to many personas is hashed once. The key itself is unchanged by the memo.
+
 Example:
     >>> import tempfile
     >>> from value_spectrum.agents.chat import ChatRequest, ChatResponse
@@ -24,7 +28,9 @@ import hashlib
 import json
 import logging
 import sqlite3
+import threading
 import time
+from collections import OrderedDict
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -38,15 +44,39 @@ CACHE_FORMAT = 1
 """Bumped when the key or the stored shape changes (old entries are then ignored)."""
 
 
+IMAGE_DIGEST_MEMO_BYTES = 64 * 1024 * 1024
+"""The most data-URL text the digest memo keeps referenced (least recently used dropped first;
+the URLs are usually the very strings :func:`~value_spectrum.agents.observe.data_url` keeps)."""
+
+_digests: OrderedDict[str, str] = OrderedDict()
+_digests_bytes = 0
+_digests_lock = threading.Lock()
+
+
 def _hash_image_url(url: str) -> str:
+    global _digests_bytes
     if not url.startswith("data:"):
         return url
+    with _digests_lock:
+        hit = _digests.get(url)
+        if hit is not None:
+            _digests.move_to_end(url)
+            return hit
     head, _, data = url.partition(",")
     try:
         raw = base64.b64decode(data, validate=False)
     except (binascii.Error, ValueError):
         raw = data.encode()
-    return f"{head},sha256:{hashlib.sha256(raw).hexdigest()}"
+    digest = f"{head},sha256:{hashlib.sha256(raw).hexdigest()}"
+    if len(url) <= IMAGE_DIGEST_MEMO_BYTES // 4:
+        with _digests_lock:
+            if url not in _digests:
+                _digests[url] = digest
+                _digests_bytes += len(url)
+                while _digests_bytes > IMAGE_DIGEST_MEMO_BYTES and _digests:
+                    old, _ = _digests.popitem(last=False)
+                    _digests_bytes -= len(old)
+    return digest
 
 
 def canonical_messages(messages: Any) -> Any:
@@ -104,9 +134,14 @@ class ResponseCache:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
 
-    def get(self, model: str, api_base: str | None, request: ChatRequest) -> ChatResponse | None:
-        """The cached response, marked ``cached`` and costing nothing; None on a miss."""
-        key = request_key(model, api_base, request)
+    def get(
+        self, model: str, api_base: str | None, request: ChatRequest, *, key: str | None = None
+    ) -> ChatResponse | None:
+        """The cached response, marked ``cached`` and costing nothing; None on a miss.
+
+        ``key``: the request's :func:`request_key`, when the caller has it already.
+        """
+        key = key or request_key(model, api_base, request)
         try:
             with closing(self._connect()) as db:
                 row = db.execute("SELECT body FROM responses WHERE key = ?", (key,)).fetchone()
@@ -129,9 +164,11 @@ class ResponseCache:
             logger.warning("response cache %s: corrupt entry %s ignored: %s", self.path, key[:12], exc)
             return None
 
-    def put(self, model: str, api_base: str | None, request: ChatRequest, response: ChatResponse) -> None:
-        """Store a response (replacing any older one under the same key)."""
-        key = request_key(model, api_base, request)
+    def put(
+        self, model: str, api_base: str | None, request: ChatRequest, response: ChatResponse, *, key: str | None = None
+    ) -> None:
+        """Store a response (replacing any older one under the same key; ``key`` as in :meth:`get`)."""
+        key = key or request_key(model, api_base, request)
         body = {
             "text": response.text,
             "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls],

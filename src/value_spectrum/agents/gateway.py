@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from value_spectrum.agents.cache import ResponseCache, cacheable
+from value_spectrum.agents.cache import ResponseCache, cacheable, request_key
 from value_spectrum.agents.chat import ChatRequest, ChatResponse, ModelError, ModelRefusal, ToolCall
 from value_spectrum.records import Usage
 
@@ -259,9 +259,10 @@ class Gateway:
     # ---- calls --------------------------------------------------------------------------------
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """One reply through the Router (or the cache). Raises :class:`ModelError` only."""
-        use_cache = self.cache is not None and cacheable(request)
-        if use_cache and self.cache is not None:
-            hit = self.cache.get(self.name, self.api_base, request)
+        key = None
+        if self.cache is not None and cacheable(request):
+            key = request_key(self.name, self.api_base, request)  # once for the lookup and the store
+            hit = self.cache.get(self.name, self.api_base, request, key=key)
             if hit is not None:
                 return hit
         try:
@@ -269,8 +270,8 @@ class Gateway:
         except Exception as exc:  # every provider failure becomes one error type
             raise self._error(exc) from None
         response = _to_response(raw, self.name)
-        if use_cache and self.cache is not None and (response.text.strip() or response.tool_calls):
-            self.cache.put(self.name, self.api_base, request, response)
+        if key is not None and self.cache is not None and (response.text.strip() or response.tool_calls):
+            self.cache.put(self.name, self.api_base, request, response, key=key)
         return response
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str | ToolCall | Usage]:

@@ -7,12 +7,21 @@
 
 A frames observation with no keyframes falls back to the caption rendering (the scene in words),
 so the model is never shown nothing; the fallback is stated in the text.
+
+Data URLs are kept in a small in-process memo keyed by the file's path, modification time and
+size (a changed file is read again), up to :data:`DATA_URL_MEMO_BYTES` of text: the same
+keyframes are shown to every persona, and re-encoding them was a few milliseconds per call. The
+memo hands back the same string object each time, so hashing it for the response-cache key is
+memoized too (:mod:`value_spectrum.agents.cache`).
 """
 
 from __future__ import annotations
 
 import base64
 import mimetypes
+import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +29,40 @@ from value_spectrum.records import Observation
 
 _MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif"}
 
+DATA_URL_MEMO_BYTES = 64 * 1024 * 1024
+"""The most data-URL text kept in memory for reuse (least recently used dropped first)."""
+
+_memo: OrderedDict[tuple[str, int, int], str] = OrderedDict()
+_memo_bytes = 0
+_memo_lock = threading.Lock()
+
 
 def data_url(path: str | Path) -> str:
-    """The image file at ``path`` as a ``data:`` URL.
+    """The image file at ``path`` as a ``data:`` URL (memoized while the file is unchanged).
 
     Raises:
         OSError: the file cannot be read.
     """
+    global _memo_bytes
     p = Path(path)
+    st = os.stat(p)
+    key = (str(p), st.st_mtime_ns, st.st_size)
+    with _memo_lock:
+        hit = _memo.get(key)
+        if hit is not None:
+            _memo.move_to_end(key)
+            return hit
     mime = _MIME.get(p.suffix.lower()) or mimetypes.guess_type(p.name)[0] or "image/png"
-    return f"data:{mime};base64,{base64.b64encode(p.read_bytes()).decode('ascii')}"
+    url = f"data:{mime};base64,{base64.b64encode(p.read_bytes()).decode('ascii')}"
+    if len(url) <= DATA_URL_MEMO_BYTES // 4:
+        with _memo_lock:
+            if key not in _memo:
+                _memo[key] = url
+                _memo_bytes += len(url)
+                while _memo_bytes > DATA_URL_MEMO_BYTES and _memo:
+                    _, old = _memo.popitem(last=False)
+                    _memo_bytes -= len(old)
+    return url
 
 
 def visible_text(obs: Observation, *, with_description: bool) -> str:

@@ -1,0 +1,56 @@
+"""The gateway's per-call savings keep behaviour: free pricing only for unpriced self-hosted
+models, memoized data URLs follow file changes, memoized image digests give the same cache key."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from value_spectrum.agents import cache as cache_mod
+from value_spectrum.agents.cache import request_key
+from value_spectrum.agents.chat import ChatRequest
+from value_spectrum.agents.gateway import FREE_PRICING, Gateway
+from value_spectrum.agents.observe import data_url
+
+
+def _pricing(gw: Gateway, name: str) -> dict[str, object]:
+    params = gw._deployment(name)["litellm_params"]
+    return {k: v for k, v in params.items() if k in FREE_PRICING}
+
+
+def test_unpriced_self_hosted_model_is_declared_free() -> None:
+    gw = Gateway("openai/local-vlm-xyz", api_base="http://127.0.0.1:9/v1", cache=False)
+    assert _pricing(gw, gw.name) == FREE_PRICING
+
+
+def test_priced_or_hosted_models_keep_litellm_prices() -> None:
+    priced = Gateway("openai/gpt-4o-mini", api_base="http://127.0.0.1:9/v1", cache=False)
+    assert _pricing(priced, priced.name) == {}
+    hosted = Gateway("openai/some-new-model", cache=False)  # no api_base: the provider's own prices
+    assert _pricing(hosted, hosted.name) == {}
+
+
+def test_data_url_is_reused_until_the_file_changes(tmp_path: Path) -> None:
+    frame = tmp_path / "f.png"
+    frame.write_bytes(b"\x89PNG first")
+    first = data_url(frame)
+    assert data_url(frame) is first
+    frame.write_bytes(b"\x89PNG second, longer")
+    st = frame.stat()
+    os.utime(frame, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    second = data_url(frame)
+    assert second != first
+    assert base64.b64decode(second.partition(",")[2]) == b"\x89PNG second, longer"
+
+
+def test_image_digest_memo_keeps_the_key() -> None:
+    raw = b"not really a png" * 100
+    url = "data:image/png;base64," + base64.b64encode(raw).decode()
+    req = ChatRequest(messages=({"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]},))
+    cache_mod._digests.clear()
+    cold = request_key("m", None, req)
+    warm = request_key("m", None, req)
+    assert cold == warm
+    assert cache_mod._hash_image_url(url) == f"data:image/png;base64,sha256:{hashlib.sha256(raw).hexdigest()}"
