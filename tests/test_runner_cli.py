@@ -55,6 +55,12 @@ def test_simulate_defaults_write_a_run_dir_and_continue(cli: CliRunner, tmp_path
     import pandas as pd
 
     assert len(pd.read_parquet(pq)) == 10
+    by_suffix = tmp_path / "d2.parquet"  # no --format: the --output suffix picks it
+    assert cli.invoke(app, ["export", str(run_dir), "-o", str(by_suffix)]).exit_code == 0
+    assert len(pd.read_parquet(by_suffix)) == 10
+    as_csv = tmp_path / "d.csv"
+    assert cli.invoke(app, ["export", str(run_dir), "-o", str(as_csv)]).exit_code == 0
+    assert as_csv.read_text(encoding="utf-8").startswith("session_id,turn,")
 
 
 def test_simulate_human_summary(cli: CliRunner, tmp_path: Path) -> None:
@@ -80,6 +86,12 @@ def test_bad_options_fail_in_one_line(cli: CliRunner, tmp_path: Path) -> None:
     res = cli.invoke(app, ["simulate", "--feed", "tiktok", "--out", str(tmp_path / "r")])
     assert res.exit_code == 2
     assert "unknown feed policy 'tiktok'" in res.stderr
+    assert "Value error" not in res.stderr
+    res = cli.invoke(app, ["simulate", "--embedder", "clipp", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2
+    assert "--embedder:" in res.stderr
+    assert "'clipp'" in res.stderr
+    assert not (tmp_path / "r").exists()
     res = cli.invoke(app, ["simulate", "--personas", "nobody_at_all", "--out", str(tmp_path / "r")])
     assert res.exit_code == 2
     assert "nobody_at_all" in res.stderr

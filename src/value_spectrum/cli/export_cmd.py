@@ -12,14 +12,20 @@ from value_spectrum.cli._console import err_console, fail
 
 
 def export(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `value-spectrum simulate`.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl | csv | parquet.")] = "jsonl",
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory written by `value-spectrum simulate`.")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="jsonl | csv | parquet. Default: from the --output suffix (.csv, .parquet), else jsonl."),
+    ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout (required for parquet).")] = None,
 ) -> None:
-    """Export every decision of a run as tidy rows (pandas: ``pd.read_json(f, lines=True)``)."""
+    """Export every decision of a run as tidy rows (pandas: `pd.read_json(f, lines=True)`)."""
     from value_spectrum.runner.export import export_rows, write_rows
     from value_spectrum.runner.rundir import RunDirError
 
+    if fmt is None:
+        suffix = output.suffix.lower() if output is not None else ""
+        fmt = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "jsonl")
     if fmt not in ("jsonl", "csv", "parquet"):
         fail(f"--format: unknown format {fmt!r}; choose jsonl, csv or parquet")
     if fmt == "parquet" and output is None:

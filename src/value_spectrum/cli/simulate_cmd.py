@@ -143,7 +143,11 @@ def simulate(
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "options"
-        fail(f"--{name.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})")
+        flag = {"models": "model", "record_latency": "latency"}.get(name, name).replace("_", "-")
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if "input" in err and "(got " not in msg and repr(err["input"]) not in msg:
+            msg += f" (got {err['input']!r})"
+        fail(f"--{flag}: {msg}")
     try:
         services = Services(config)
     except (ValueError, OSError, RuntimeError) as exc:

@@ -67,7 +67,7 @@ class RunConfig(BaseModel):
     """Use the model response cache for deterministic requests."""
     corpus: str | None = None
     """Corpus directory; None for the built-in demo corpus."""
-    embedder: str = "auto"
+    embedder: Literal["auto", "clip", "text", "fake"] = "auto"
     """Embedder kind for the adaptive feed and the search tool (auto | clip | text | fake)."""
     temperature: float = Field(default=0.0, ge=0.0)
     """Sampling temperature for model viewers."""
