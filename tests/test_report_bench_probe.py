@@ -153,3 +153,25 @@ def test_probe_reference_reports_stated_and_revealed(tmp_path: Path) -> None:
     assert data["gap_spearman"] is not None
     assert set(data["gap_difference"]) == set(VALUE_IDS)
     assert (tmp_path / "probe" / "labels.json").is_file()
+
+
+def test_probe_bad_options_are_one_line() -> None:
+    code, text = _invoke("probe", "--persona", "family_oriented", "--turns", "10", "--every", "20")
+    assert code == 2
+    assert "--every: 20 is more than --turns 10" in text
+    code, text = _invoke("probe", "--persona", "family_oriented", "--feed", "tiktok")
+    assert code == 2
+    assert "--feed: unknown feed policy 'tiktok'" in text
+    assert "validation error" not in text
+
+
+def test_probe_default_run_dirs_follow_the_options(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = _invoke("probe", "--persona", "family_oriented", "--turns", "6", "--every", "3", "--json")
+    assert first[0] == 0, first[1]
+    again = _invoke("probe", "--persona", "family_oriented", "--turns", "6", "--every", "3", "--json")
+    assert json.loads(again[1])["run_dir"] == json.loads(first[1])["run_dir"]  # continued
+    other = _invoke("probe", "--persona", "family_oriented", "--turns", "8", "--every", "4", "--json")
+    assert other[0] == 0, other[1]  # changed options: a new run, not a refusal
+    assert json.loads(other[1])["run_dir"] != json.loads(first[1])["run_dir"]
+    assert len(list((tmp_path / "runs").iterdir())) == 2

@@ -274,10 +274,16 @@ def preference(
     ] = None,
     items: Annotated[str, typer.Option("--items", help="auto | retrieval | authored.")] = "auto",
     embedder: Annotated[
-        str, typer.Option("--embedder", help="Embedder for keyword retrieval.")
+        str, typer.Option("--embedder", help="Embedder for keyword retrieval: auto | clip | text | fake.")
     ] = "auto",
-    out: Annotated[Path | None, typer.Option("--out", help="Run directory to write.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Run directory to write (default runs/preference-<model>[-<persona>]-<hash of the options>).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the item choice and the viewer.")] = 0,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, help="Questions at once.")
     ] = 8,
@@ -288,7 +294,13 @@ def preference(
         fail(f"--modality: unknown modality {modality!r}; choose frames, caption or title")
     if items not in ("auto", "retrieval", "authored"):
         fail(f"--items: unknown item source {items!r}; choose auto, retrieval or authored")
-    target = out or Path("runs") / f"preference-{_slug(model)}{'-' + persona if persona else ''}"
+    if embedder not in ("auto", "clip", "text", "fake"):
+        fail(f"--embedder: unknown embedder {embedder!r}; choose auto, clip, text or fake")
+    import hashlib
+
+    key = hashlib.sha256(repr((per_value, modality, corpus, items, seed)).encode()).hexdigest()[:8]
+    who = _slug(f"{model}-{Path(persona).stem}" if persona else model)
+    target = out or Path("runs") / f"preference-{who}-{key}"
     try:
         run_dir = run_preference_benchmark(
             model,

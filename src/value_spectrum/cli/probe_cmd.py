@@ -133,16 +133,28 @@ def probe(
             "--instrument", help="Instrument id or YAML/JSON file (default: our own items)."
         ),
     ] = None,
-    feed: Annotated[str, typer.Option("--feed", help="Feed policy.")] = "random",
-    out: Annotated[Path | None, typer.Option("--out", help="Run directory.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
+    feed: Annotated[
+        str, typer.Option("--feed", help="Feed policy: random | balanced | adaptive | search | replay.")
+    ] = "random",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Run directory (default runs/probe-<persona>-<model>-<hash of the options>)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Run seed.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Probe a persona's stated values every K turns of a feed session, against its choices."""
+    import hashlib
+
+    from pydantic import ValidationError
+
     from value_spectrum.scoring.report import ScoringOptions, build_report
 
+    if every > turns:
+        fail(f"--every: {every} is more than --turns {turns}: no probe would be asked")
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in f"{Path(persona).stem}-{model}")
-    target = out or Path("runs") / f"probe-{safe}"
+    key = hashlib.sha256(repr((turns, every, instrument, feed, seed)).encode()).hexdigest()[:8]
+    target = out or Path("runs") / f"probe-{safe}-{key}"
     try:
         run_dir = run_probe_session(
             persona,
@@ -155,6 +167,10 @@ def probe(
             feed=feed,
             seed=seed,
         )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "options"
+        fail(f"--{name.replace('_', '-')}: {str(err['msg']).removeprefix('Value error, ')}")
     except (ValueError, KeyError, OSError) as exc:
         fail(str(exc).splitlines()[0].strip("'\""))
     rep = build_report(run_dir, ScoringOptions(n_boot=0, window=max(every, 10)))
