@@ -48,6 +48,13 @@ def test_list_filter_by_tag() -> None:
     assert all("conflicting" in d["tags"] for d in data)
 
 
+def test_list_unknown_tag_is_one_line_naming_the_tags() -> None:
+    code, _, err = _run("list", "--tag", "conflictng")
+    assert code == 2
+    assert "'conflictng'" in err
+    assert "conflicting" in err.replace("'conflictng'", "")
+
+
 def test_show_table_and_json() -> None:
     code, out, _ = _run("show", "adventurous_spirit")
     assert code == 0

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from value_spectrum.retrieval.corpus import Corpus
 
 HELP = """[bold]Commands[/]
-  /feed N        browse N videos from the feed; the persona likes or skips each, with a reason
+  /feed N        browse N videos (default 5, at most 200); the persona likes or skips each, with a reason
   /search QUERY  search the video collection
   /values        the running revealed value profile beside the persona's target
   /probe         ask the persona the questionnaire now
@@ -371,7 +371,10 @@ def _command(runner: _Runner, front: _Chat, session: ChatSession, cmd: str, arg:
     if cmd == "/help":
         console.print(HELP)
     elif cmd == "/feed":
-        n = int(arg or "5")
+        try:
+            n = int(arg or "5")
+        except ValueError:
+            raise ValueError(f"N must be a whole number, got {arg!r}") from None
         if not 1 <= n <= 200:
             raise ValueError(f"N must be between 1 and 200, got {n}")
         runner.run(_feed(session, n))

@@ -145,7 +145,7 @@ def _info_table(data: dict[str, Any]) -> None:
 def info(
     corpus: Annotated[
         str | None,
-        typer.Argument(metavar="[CORPUS]", help="Corpus directory, or 'demo' (default)."),
+        typer.Argument(metavar="CORPUS", help="Corpus directory, or 'demo' (default)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:

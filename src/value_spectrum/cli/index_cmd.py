@@ -120,7 +120,7 @@ def build() -> typer.Typer:
 
 
 def search(
-    query: Annotated[str, typer.Argument(help="What to look for.")],
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for.")],
     index: Annotated[
         Path | None,
         typer.Option("--index", "-i", help="An index directory built by 'index build'."),
@@ -130,7 +130,7 @@ def search(
     ] = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100, help="How many results.")] = 5,
     platform: Annotated[
-        str | None, typer.Option("--platform", "-p", help="Only this platform.")
+        str | None, typer.Option("--platform", "-p", help="Only this platform: tiktok | youtube_shorts | instagram_reels | other.")
     ] = None,
     embedder: Annotated[
         str | None,
@@ -152,6 +152,8 @@ def search(
     from value_spectrum.retrieval.embedders import EmbedderError, embedder_from_description
     from value_spectrum.retrieval.index import ChromaVideoIndex, VideoIndexError
 
+    if not query.strip():
+        fail("QUERY: empty; say what to look for, e.g. value-spectrum search 'family dinner'")
     if platform is not None and platform not in PLATFORMS:
         fail(f"--platform: unknown platform {platform!r}; expected one of {', '.join(PLATFORMS)}")
     try:

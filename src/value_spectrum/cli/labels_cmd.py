@@ -13,7 +13,7 @@ from value_spectrum.cli._console import console, err_console, fail, print_json
 
 def label(
     corpus: Annotated[
-        str | None, typer.Argument(help="Corpus directory, or 'demo' (default).")
+        str | None, typer.Argument(metavar="CORPUS", help="Corpus directory, or 'demo' (default).")
     ] = None,
     embedder: Annotated[
         str, typer.Option("--embedder", "-e", help="auto, clip, text or fake.")

@@ -40,7 +40,11 @@ def list_personas(
 
     from value_spectrum.personas.loading import load_builtin_personas, persona_record
 
-    personas = [p for p in load_builtin_personas() if tag is None or tag in p.tags]
+    library = load_builtin_personas()
+    personas = [p for p in library if tag is None or tag in p.tags]
+    if not personas:
+        known = sorted({t for p in library for t in p.tags})
+        fail(f"--tag: no built-in persona has the tag {tag!r} (tags: {', '.join(known)})")
     if as_json:
         print_json([persona_record(p) for p in personas])
         return

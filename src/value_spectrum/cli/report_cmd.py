@@ -49,7 +49,7 @@ def _open_corpus(run_dir: Path) -> Any:
 
 
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory (manifest.json + sessions/).")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory (manifest.json + sessions/).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained HTML page here.")
