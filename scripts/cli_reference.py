@@ -28,15 +28,20 @@ def _params(cmd: Any) -> list[str]:
     for p in cmd.params:
         if p.name == "help":
             continue
+        help_text = (getattr(p, "help", None) or "").replace("|", "\\|").replace("\n", " ")
         if p.param_type_name == "argument":
-            name = (p.metavar or p.name or "").upper()
-            rows.append(f"| `{name}` | argument{'' if p.required else ' (optional)'} | |")
+            name = (p.metavar or p.name or "").strip("[]{}.").upper()
+            kind = "argument" if p.required else "argument (optional)"
+            rows.append(f"| `{name}` | {kind}{': ' + help_text if help_text else ''} | |")
             continue
         names = ", ".join(f"`{o}`" for o in (*p.opts, *p.secondary_opts))
         default = ""
-        if p.default not in (None, False, (), []) and not p.is_flag:
+        if p.required:
+            default = "required"
+        elif p.is_flag and p.secondary_opts:  # --x/--no-x: name the side that is on by default
+            default = f"`{p.opts[0] if p.default else p.secondary_opts[0]}`"
+        elif p.default is not None and p.default is not False and p.default not in ((), []) and not p.is_flag:
             default = f"`{p.default}`"
-        help_text = (p.help or "").replace("|", "\\|").replace("\n", " ")
         rows.append(f"| {names} | {help_text} | {default} |")
     if not rows:
         return []
