@@ -466,3 +466,22 @@ def test_cli_with_tiny_clip_checkpoint(tmp_path: Path) -> None:
     r = runner.invoke(app, ["index", "build", *args, "--clip-pretrained", "", "--out", str(out)])
     assert r.exit_code == 2
     assert "index was built with embedder" in r.output
+
+
+def test_cli_label_unlabelled_corpus_lists_proposed_labels(tmp_path: Path) -> None:
+    unlabelled = [v.model_copy(update={"values": None}) for v in VIDEOS[:4]]
+    corpus_dir = _write_corpus(tmp_path / "c", unlabelled)
+    r = CliRunner().invoke(
+        build_app(),
+        ["corpus", "label", str(corpus_dir), "--embedder", "fake", "--index", str(tmp_path / "i")],
+    )
+    assert r.exit_code == 0, r.output
+    assert "proposed labels" in r.stdout
+    for v in unlabelled:
+        assert v.id in r.stdout
+
+
+def test_cli_search_refuses_an_empty_query() -> None:
+    r = CliRunner().invoke(build_app(), ["search", "  "])
+    assert r.exit_code == 2
+    assert "QUERY: empty" in r.stderr

@@ -76,6 +76,19 @@ def label(
         f"zero-shot top-1 agreement {pct(report.top1_agreement)}; keyword retrieval precision "
         f"{pct(report.retrieval_precision)} (k={k}), coverage {pct(report.coverage)}"
     )
+    if report.n_authored == 0:  # nothing to compare with: show the proposed labels themselves
+        table = Table(title="proposed labels (no authored labels to compare with)")
+        for col in ("id", "zero-shot top-1", "p", "keyword retrieval"):
+            table.add_column(col, justify="right" if col == "p" else "left")
+        for it in report.items:
+            hit = it.retrieval
+            table.add_row(
+                it.id, str(it.zero_shot_top1), f"{it.zero_shot.as_dict()[str(it.zero_shot_top1)]:.2f}",
+                f"{hit.value} ({hit.keyword!r})" if hit is not None else "-",
+            )
+        console.print(table)
+        err_console.print("every video's full labels: --json --items")
+        return
     table = Table(title="zero-shot agreement per authored value")
     table.add_column("value")
     table.add_column("agreement", justify="right")
