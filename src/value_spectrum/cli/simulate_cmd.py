@@ -85,6 +85,8 @@ def _print_summary(s: RunSummary) -> None:
         err_console.print(
             f"[yellow]interrupted:[/] finished sessions kept; {s.sessions_pending} unfinished. "
             "Re-run the same command to continue.", highlight=False)
+    elif s.sessions_finished:
+        err_console.print(f"[dim]next: value-spectrum report {s.run_dir} --html report.html[/]", highlight=False)
 
 
 def simulate(
