@@ -15,6 +15,12 @@ out of. Each client is warmed up (imports, connection pool) before it is timed.
 
     python benchmarks/bench_gateway.py [--calls 320] [--concurrency 32] [--latency-ms 200]
                                        [--repeat 2] [--only gateway,router] [--profile gateway]
+                                       [--frames 3 --frame-kb 150] [--cache]
+
+``--frames N`` attaches N keyframe files (random bytes, ``--frame-kb`` each, shared by every call
+as a video is shared by every persona) as data URLs built per call the way the viewer builds
+them; ``--cache`` turns the gateway's response cache on (each call a miss and a store, as in a
+fresh run).
 
 ``--profile NAME`` runs that client once more under cProfile and prints the top functions by
 cumulative time (``--profile-out FILE`` keeps the stats for snakeviz / pstats).
@@ -25,12 +31,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -59,15 +69,25 @@ def _server(latency_ms: float) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+FRAMES: list[Path] = []
+"""Keyframe files attached to every request (``--frames``)."""
+
+
 def _messages(i: int) -> list[dict[str, Any]]:
-    return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"A video titled: cooking with grandma, part {i}"}]
+    from value_spectrum.agents.observe import data_url
+
+    text = f"A video titled: cooking with grandma, part {i}"
+    if not FRAMES:
+        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    parts += [{"type": "image_url", "image_url": {"url": data_url(f)}} for f in FRAMES]
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": parts}]
 
 
 Call = Callable[[int], Awaitable[Any]]
 
 
-def _clients(base_url: str) -> dict[str, Call]:
+def _clients(base_url: str, cache_dir: str | None) -> dict[str, Call]:
     """One coroutine function per layer; each builds its client once."""
     import litellm
     from litellm import Router  # type: ignore[attr-defined]
@@ -76,7 +96,7 @@ def _clients(base_url: str) -> dict[str, Call]:
     from value_spectrum.agents.chat import ChatRequest
     from value_spectrum.agents.gateway import Gateway
 
-    gateway = Gateway(MODEL, api_base=base_url, cache=False, structured=False)
+    gateway = Gateway(MODEL, api_base=base_url, cache=cache_dir is not None, cache_dir=cache_dir, structured=False)
     router = Router(model_list=[{"model_name": MODEL, "litellm_params": {
         "model": MODEL, "api_base": base_url, "api_key": "not-needed"}}], num_retries=3, timeout=120)
     oai = AsyncOpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=120)
@@ -98,6 +118,10 @@ def _clients(base_url: str) -> dict[str, Call]:
     return {"gateway": via_gateway, "router": via_router, "litellm": via_litellm, "openai": via_openai}
 
 
+_ids = itertools.count()
+"""Request numbers, unique over the whole run (so the response cache never hits)."""
+
+
 async def _batch(call: Call, calls: int, concurrency: int) -> None:
     sem = asyncio.Semaphore(concurrency)
 
@@ -105,7 +129,7 @@ async def _batch(call: Call, calls: int, concurrency: int) -> None:
         async with sem:
             await call(i)
 
-    await asyncio.gather(*(one(i) for i in range(calls)))
+    await asyncio.gather(*(one(next(_ids)) for _ in range(calls)))
 
 
 def _time(loop: asyncio.AbstractEventLoop, call: Call, calls: int, concurrency: int) -> tuple[float, float]:
@@ -123,13 +147,22 @@ def main() -> None:
     ap.add_argument("--only", default="gateway,router,litellm,openai")
     ap.add_argument("--profile", default=None, help="profile this client once more under cProfile")
     ap.add_argument("--profile-out", default=None)
+    ap.add_argument("--frames", type=int, default=0)
+    ap.add_argument("--frame-kb", type=int, default=150)
+    ap.add_argument("--cache", action="store_true", help="the gateway's response cache on")
     args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    rng = random.Random(1)
+    for k in range(args.frames):
+        frame = Path(tmp.name) / f"frame{k}.png"
+        frame.write_bytes(rng.randbytes(args.frame_kb * 1024))
+        FRAMES.append(frame)
 
     ideal = args.calls * args.latency_ms / 1000.0 / args.concurrency
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     loop = asyncio.new_event_loop()
     with _server(args.latency_ms) as base_url:
-        clients = _clients(base_url)
+        clients = _clients(base_url, str(Path(tmp.name) / "cache") if args.cache else None)
         rows: list[tuple[str, float, float]] = []
         for name in names:
             loop.run_until_complete(_batch(clients[name], args.concurrency, args.concurrency))  # warm-up
@@ -149,9 +182,11 @@ def main() -> None:
                 stats.dump_stats(args.profile_out)
             stats.print_stats(40)
     loop.close()
+    tmp.cleanup()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{args.calls} calls, concurrency {args.concurrency}, latency {args.latency_ms:.0f} ms, "
-          f"ideal {ideal:.2f} s, load average {load:.2f}, {os.cpu_count()} CPUs")
+          f"ideal {ideal:.2f} s, load average {load:.2f}, {os.cpu_count()} CPUs, "
+          f"{args.frames} frames of {args.frame_kb} KB, gateway cache {'on' if args.cache else 'off'}")
     print(f"{'client':<9} {'wall s':>7} {'ratio':>6} {'cpu ms/call':>12}")
     for name, wall, cpu in rows:
         print(f"{name:<9} {wall:7.2f} {wall / ideal:6.3f} {1000 * cpu / args.calls:12.2f}")

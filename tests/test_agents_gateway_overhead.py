@@ -54,3 +54,24 @@ def test_image_digest_memo_keeps_the_key() -> None:
     warm = request_key("m", None, req)
     assert cold == warm
     assert cache_mod._hash_image_url(url) == f"data:image/png;base64,sha256:{hashlib.sha256(raw).hexdigest()}"
+
+
+def test_cache_connections_are_per_thread_and_shared_by_the_file(tmp_path: Path) -> None:
+    import threading
+
+    from value_spectrum.agents.cache import ResponseCache
+    from value_spectrum.agents.chat import ChatResponse
+
+    req = ChatRequest(messages=({"role": "user", "content": "hi"},))
+    ResponseCache(tmp_path).put("m", None, req, ChatResponse(text="Yes."))
+    seen: list[str | None] = []
+
+    def read() -> None:
+        hit = ResponseCache(tmp_path).get("m", None, req)
+        seen.append(hit.text if hit else None)
+
+    worker = threading.Thread(target=read)
+    worker.start()
+    worker.join()
+    assert seen == ["Yes."]
+    assert len(ResponseCache(tmp_path)) == 1
