@@ -154,3 +154,15 @@ def test_missing_credentials_is_one_line_and_feed_still_works(tmp_path: Path) ->
     child.sendline("/quit")
     child.expect(pexpect.EOF)
     assert "Traceback" not in (child.before or "")
+
+
+def test_a_bad_thread_database_is_one_line(tmp_path: Path) -> None:
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("not a database, just notes\n" * 100, encoding="utf-8")
+    child = _spawn(["--db", str(not_a_db)], tmp_path)
+    child.expect(pexpect.EOF)
+    child.close()
+    text = child.before or ""
+    assert "cannot open the thread database" in text
+    assert "Traceback" not in text
+    assert child.exitstatus == 2

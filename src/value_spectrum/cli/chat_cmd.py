@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -309,14 +310,21 @@ def chat(
         err_console.print(f"[yellow]{problem}[/]", highlight=False)
         err_console.print("[yellow]continuing with the reference viewer: /feed, /values and /probe work offline.[/]")
         model = "reference"
-    front = _Chat(model=model, api_base=api_base, db=db or cache_dir() / "chat" / "threads.sqlite",
+    db_path = db or cache_dir() / "chat" / "threads.sqlite"
+    front = _Chat(model=model, api_base=api_base, db=db_path,
                   corpus=corp, use_search=not no_search, embedder=embedder, temperature=temperature)
     name = thread or f"{who.id}-{os.getpid()}"
     runner = _Runner()
     session = front.session(who, name)
-    runner.run(session.open())
     try:
+        runner.run(session.open())
         other = runner.run(session.check_persona())
+    except (OSError, sqlite3.Error) as exc:
+        with contextlib.suppress(Exception):
+            runner.run(session.close())
+        runner.close()
+        fail(f"{db_path}: cannot open the thread database ({getattr(exc, 'strerror', None) or exc})")
+    try:
         if other:
             fail(f"thread {name!r} belongs to persona {other!r}; use --persona {other} or another --thread")
         console.print(f"[bold]{who.name}[/] ({who.id}) · model [cyan]{model}[/] · thread [cyan]{name}[/]"
