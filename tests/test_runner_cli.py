@@ -103,6 +103,21 @@ def test_bad_options_fail_in_one_line(cli: CliRunner, tmp_path: Path) -> None:
     assert "--output" in res.stderr
 
 
+def test_simulate_out_must_be_a_run_an_empty_folder_or_missing(cli: CliRunner, tmp_path: Path) -> None:
+    app = build_app()
+    busy = tmp_path / "videos"
+    busy.mkdir()
+    (busy / "clip.mp4").write_bytes(b"not mine to touch")
+    res = cli.invoke(app, ["simulate", "--steps", "2", "--personas", "family_oriented", "--out", str(busy)])
+    assert res.exit_code == 2
+    assert "no manifest.json" in res.stderr
+    assert sorted(p.name for p in busy.iterdir()) == ["clip.mp4"]  # nothing written into it
+    res = cli.invoke(app, ["simulate", "--steps", "2", "--personas", "family_oriented",
+                           "--out", str(busy / "clip.mp4")])
+    assert res.exit_code == 2
+    assert "not a folder" in res.stderr
+
+
 def test_help_loads_no_heavy_library() -> None:
     code = ("import sys; from value_spectrum.cli import simulate_cmd, export_cmd; "
             "print(sorted(m for m in ('langgraph', 'litellm', 'torch', 'chromadb') if m in sys.modules))")

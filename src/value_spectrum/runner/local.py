@@ -102,6 +102,13 @@ def prepare_run_dir(
             )
         _write_side_files(rundir, services, corpus_info, only_missing=True)
         return rundir
+    if rundir.path.exists() and not rundir.path.is_dir():
+        raise RunDirError(f"{rundir.path}: not a folder; pass --out NEW_DIR")
+    if rundir.path.is_dir() and any(rundir.path.iterdir()):
+        raise RunDirError(
+            f"{rundir.path}: a folder with files but no run in it (no manifest.json); "
+            "pass --out NEW_DIR (an empty or missing folder)"
+        )
     rundir.path.mkdir(parents=True, exist_ok=True)
     rundir.sessions_path.mkdir(exist_ok=True)
     rundir.write_manifest(
