@@ -175,3 +175,13 @@ def test_probe_default_run_dirs_follow_the_options(tmp_path: Path, monkeypatch: 
     assert other[0] == 0, other[1]  # changed options: a new run, not a refusal
     assert json.loads(other[1])["run_dir"] != json.loads(first[1])["run_dir"]
     assert len(list((tmp_path / "runs").iterdir())) == 2
+
+
+def test_bench_refuses_a_folder_that_holds_something_else(tmp_path: Path) -> None:
+    busy = tmp_path / "notes"
+    busy.mkdir()
+    (busy / "todo.txt").write_text("mine", encoding="utf-8")
+    code, text = _invoke("bench", "preference", "--items", "authored", "--per-value", "2", "--out", str(busy))
+    assert code == 2
+    assert "no manifest.json" in text
+    assert [p.name for p in busy.iterdir()] == ["todo.txt"]

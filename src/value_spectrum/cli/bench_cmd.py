@@ -170,6 +170,10 @@ def run_preference_benchmark(
     }
     sessions_dir = out / "sessions"
     manifest_path = out / "manifest.json"
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: not a folder; choose another --out")
+    if not manifest_path.is_file() and out.is_dir() and any(out.iterdir()):
+        raise ValueError(f"{out}: a folder with files but no run in it (no manifest.json); choose another --out")
     if manifest_path.is_file():
         old = json.loads(manifest_path.read_text(encoding="utf-8")).get("config", {})
         if old != config:
