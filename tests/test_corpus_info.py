@@ -106,3 +106,13 @@ def test_render_exports_a_self_contained_corpus(tmp_path: Path) -> None:
         assert all(p.is_file() and out in p.parents for p in paths)
         assert video.content_hash() != demo.get(video.id).content_hash()  # media paths differ
         assert video.values == demo.get(video.id).values
+
+
+def test_render_refuses_a_folder_that_is_not_a_corpus(tmp_path: Path) -> None:
+    busy = tmp_path / "videos"
+    busy.mkdir()
+    (busy / "clip.mp4").write_bytes(b"mine")
+    result = runner.invoke(build_app(), ["corpus", "render", "--out", str(busy), "--limit", "1"])
+    assert result.exit_code == 2
+    assert "no corpus.jsonl" in result.stderr
+    assert [p.name for p in busy.iterdir()] == ["clip.mp4"]

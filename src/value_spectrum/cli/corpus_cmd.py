@@ -169,8 +169,8 @@ def render(
         typer.Option(
             "--out",
             "-o",
-            help="Write the demo corpus as a self-contained corpus directory here "
-            "(default: only fill the user cache).",
+            help="Write the demo corpus as a self-contained corpus directory here: missing, empty, or an "
+            "earlier export (default: only fill the user cache).",
         ),
     ] = None,
     limit: Annotated[
@@ -194,6 +194,8 @@ def render(
         fail(str(exc))
     if out is not None and out.exists() and not out.is_dir():
         fail(f"--out {out}: exists and is not a folder")
+    if out is not None and out.is_dir() and not (out / "corpus.jsonl").is_file() and any(out.iterdir()):
+        fail(f"--out {out}: a folder with files but no corpus.jsonl; choose a missing or empty folder (or an earlier export)")
     with err_console.status(f"rendering {limit or len(corpus)} demo cards ..."):
         if out is None:
             n = render_demo_media(corpus, limit=limit)
