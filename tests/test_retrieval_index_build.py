@@ -485,3 +485,17 @@ def test_cli_search_refuses_an_empty_query() -> None:
     r = CliRunner().invoke(build_app(), ["search", "  "])
     assert r.exit_code == 2
     assert "QUERY: empty" in r.stderr
+
+
+def test_cli_index_build_refuses_a_folder_of_other_files(tmp_path: Path) -> None:
+    corpus_dir = _write_corpus(tmp_path / "c", VIDEOS[:2])
+    busy = tmp_path / "videos"
+    busy.mkdir()
+    (busy / "clip.mp4").write_bytes(b"mine")
+    r = CliRunner().invoke(
+        build_app(),
+        ["index", "build", "--corpus", str(corpus_dir), "--embedder", "fake", "--out", str(busy)],
+    )
+    assert r.exit_code == 2
+    assert "no chroma.sqlite3" in r.stderr
+    assert [p.name for p in busy.iterdir()] == ["clip.mp4"]

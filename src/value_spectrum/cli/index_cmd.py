@@ -43,6 +43,17 @@ def make_cli_embedder(
         fail(str(exc))
 
 
+def check_index_dir(path: Path | None, option: str = "--out") -> None:
+    """Refuse (one line, exit 2) an index directory that is a file, or a folder holding other
+    files: Chroma would write its database among them."""
+    if path is None or not path.exists():
+        return
+    if not path.is_dir():
+        fail(f"{option} {path}: exists and is not a folder")
+    if not (path / "chroma.sqlite3").is_file() and any(path.iterdir()):
+        fail(f"{option} {path}: a folder with files but no index (no chroma.sqlite3); choose a missing or empty folder")
+
+
 def build_cmd(
     corpus: Annotated[
         str | None, typer.Option("--corpus", "-c", help="Corpus directory, or 'demo' (default).")
@@ -89,6 +100,7 @@ def build_cmd(
         corp = load_corpus(corpus)
     except (CorpusError, OSError) as exc:
         fail(str(exc))
+    check_index_dir(out)
     emb = make_cli_embedder(embedder, clip_model, clip_pretrained, clip_checkpoint)
     try:
         with err_console.status(f"indexing {len(corp)} videos with {emb.name} ..."):

@@ -41,7 +41,7 @@ def label(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Label videos with values (keyword retrieval + zero-shot) and compare with authored labels."""
-    from value_spectrum.cli.index_cmd import make_cli_embedder
+    from value_spectrum.cli.index_cmd import check_index_dir, make_cli_embedder
     from value_spectrum.retrieval.building import open_index
     from value_spectrum.retrieval.corpus import CorpusError, load_corpus
     from value_spectrum.retrieval.index import VideoIndexError
@@ -52,6 +52,7 @@ def label(
         kw = load_value_keywords(keywords)
     except (CorpusError, OSError, ValueError) as exc:
         fail(str(exc))
+    check_index_dir(index, "--index")
     emb = make_cli_embedder(embedder)
     try:
         with err_console.status(f"labelling {len(corp)} videos with {emb.name} ..."):
