@@ -120,3 +120,14 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     )
     assert "Value-Spectrum report" in dom.stdout
     assert "Fun Seeker" in dom.stdout
+
+
+def test_radar_legend_stays_inside_the_chart() -> None:
+    from value_spectrum.scoring.charts import radar
+    from value_spectrum.values import VALUE_IDS
+
+    prof = {v: float(i) for i, v in enumerate(VALUE_IDS)}
+    svg = radar([("target", prof), ("revealed", prof), ("stated", prof)], size=280)
+    xs = [float(x) for x in re.findall(r'<text x="([\d.]+)" y="[\d.]+" font-size="11"', svg)]
+    assert len(xs) == 3
+    assert max(xs) + 6 * 7 <= 280  # 'stated' (6 letters at ~7 px) ends inside the 280 px chart

@@ -78,6 +78,7 @@ def radar(series: Sequence[tuple[str, Mapping[str, float]]], *, size: int = 300)
         parts.append(
             f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10" text-anchor="middle" dominant-baseline="middle" fill="#4a5568">{escape(SHORT[v])}</text>'
         )
+    step = min(120, (size - 10) // max(1, len(series)))  # every legend entry inside the chart
     for k, (name, prof) in enumerate(series):
         colour = PALETTE[k % len(PALETTE)]
         pts = " ".join(
@@ -88,10 +89,10 @@ def radar(series: Sequence[tuple[str, Mapping[str, float]]], *, size: int = 300)
             f'<polygon points="{pts}" fill="{colour}" fill-opacity="0.12" stroke="{colour}" stroke-width="2"/>'
         )
         parts.append(
-            f'<rect x="{10 + 120 * k}" y="{size + 8}" width="10" height="10" fill="{colour}"/>'
+            f'<rect x="{10 + step * k}" y="{size + 8}" width="10" height="10" fill="{colour}"/>'
         )
         parts.append(
-            f'<text x="{24 + 120 * k}" y="{size + 17}" font-size="11" fill="#2d3748">{escape(name)}</text>'
+            f'<text x="{24 + step * k}" y="{size + 17}" font-size="11" fill="#2d3748">{escape(name)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
