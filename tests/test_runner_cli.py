@@ -146,3 +146,18 @@ def test_simulate_against_an_openai_compatible_server_sends_keyframes(cli: CliRu
     t = Trajectory.model_validate_json(record.read_text())
     assert t.model == "openai/test-vlm"
     assert t.extra["viewer"]["api_base"] == base_url
+
+
+def test_reference_viewer_on_an_unlabelled_corpus_is_refused(cli: CliRunner, tmp_path: Path) -> None:
+    from value_spectrum.records import Video
+    from value_spectrum.retrieval.corpus import CORPUS_FILE
+
+    corpus = tmp_path / "mine"
+    corpus.mkdir()
+    videos = [Video(id=f"v{i}", title=f"clip {i}", platform="tiktok") for i in range(3)]
+    (corpus / CORPUS_FILE).write_text("".join(v.model_dump_json() + "\n" for v in videos), encoding="utf-8")
+    res = cli.invoke(build_app(), ["simulate", "--corpus", str(corpus), "--personas", "family_oriented",
+                                   "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2
+    assert "has none" in res.stderr
+    assert not (tmp_path / "r").exists()

@@ -156,6 +156,9 @@ def simulate(
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    if "reference" in config.models and not any(v.values is not None for v in services.corpus):
+        fail(f"--model reference chooses by the videos' value labels, and corpus {services.corpus.name!r} has none; "
+             "label it (see `value-spectrum corpus label`) or use an LLM viewer")
 
     progress = Progress(
         TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
