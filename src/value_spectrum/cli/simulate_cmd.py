@@ -77,6 +77,10 @@ def _print_summary(s: RunSummary) -> None:
         err_console.print(f"[yellow]redone:[/] {line}", highlight=False)
     for line in s.sessions_failed:
         err_console.print(f"[red]failed:[/] {line}", highlight=False)
+    if s.sessions_pending and s.decisions_this_run:
+        err_console.print(
+            "[dim]decisions, outcomes, tokens and cost count finished sessions only; "
+            "'now' counts every turn of this invocation, unfinished sessions included[/]", highlight=False)
     if s.stopped == "budget":
         err_console.print(
             f"[yellow]stopped:[/] budget spent; {s.sessions_pending} sessions unfinished. "
