@@ -161,3 +161,12 @@ def test_reference_viewer_on_an_unlabelled_corpus_is_refused(cli: CliRunner, tmp
     assert res.exit_code == 2
     assert "has none" in res.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_max_cost_warns_about_a_model_litellm_does_not_price(capsys: pytest.CaptureFixture[str]) -> None:
+    from value_spectrum.cli.simulate_cmd import _warn_unpriced
+
+    _warn_unpriced(("reference", "openai/a-local-model-nobody-prices"))
+    err = capsys.readouterr().err
+    assert "no price for openai/a-local-model-nobody-prices" in err
+    assert "reference" not in err

@@ -93,6 +93,25 @@ def _print_summary(s: RunSummary) -> None:
         err_console.print(f"[dim]next: value-spectrum report {s.run_dir} --html report.html[/]", highlight=False)
 
 
+def _warn_unpriced(models: tuple[str, ...]) -> None:
+    """One warning per model that --max-cost cannot stop: litellm prices it at 0 or not at all."""
+    llms = [m for m in models if m != "reference"]
+    if not llms:
+        return
+    import litellm
+
+    for m in llms:
+        try:
+            info = litellm.get_model_info(m)
+            priced = bool(info.get("input_cost_per_token") or info.get("output_cost_per_token"))
+        except Exception:  # litellm raises its own error types for unmapped models
+            priced = False
+        if not priced:
+            err_console.print(
+                f"[yellow]--max-cost:[/] litellm has no price for {m}; its turns count as $0 and the "
+                "budget will not stop them (tokens are still counted)", highlight=False)
+
+
 def simulate(
     personas: Annotated[
         list[str] | None,
@@ -160,6 +179,8 @@ def simulate(
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    if config.max_cost is not None:
+        _warn_unpriced(config.models)
     if "reference" in config.models and not any(v.values is not None for v in services.corpus):
         fail(f"--model reference chooses by the videos' value labels, and corpus {services.corpus.name!r} has none; "
              "label it (see `value-spectrum corpus label`) or use an LLM viewer")
