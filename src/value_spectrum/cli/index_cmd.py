@@ -192,6 +192,9 @@ def search(
         )
     except (VideoIndexError, EmbedderError) as exc:
         fail(str(exc))
+    if corpus is None and index is not None and any(h.id not in corp for h in hits):
+        err_console.print("[yellow]these hits are not in the demo corpus; pass --corpus DIR (the corpus this "
+                          "index was built from) to see their titles[/]", highlight=False)
     rows = []
     for h in hits:
         v = corp.get(h.id) if h.id in corp else None
