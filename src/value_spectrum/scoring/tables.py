@@ -32,7 +32,7 @@ def summary_table(report: Report) -> Table:
     t = Table(title=f"Run {report.run_id} ({report.kind})", show_header=False)
     t.add_column("what")
     t.add_column("value", justify="right")
-    t.add_row("groups (persona x model)", str(s.n_groups))
+    t.add_row("persona x model", str(s.n_groups))  # short: the outcomes row fits 80 columns
     t.add_row("sessions", str(s.n_sessions))
     t.add_row("scored decisions", str(s.n_decisions))
     t.add_row("outcomes", ", ".join(f"{k} {v}" for k, v in s.outcomes.items()))
