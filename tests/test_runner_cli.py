@@ -92,6 +92,9 @@ def test_bad_options_fail_in_one_line(cli: CliRunner, tmp_path: Path) -> None:
     assert "--embedder:" in res.stderr
     assert "'clipp'" in res.stderr
     assert not (tmp_path / "r").exists()
+    res = cli.invoke(app, ["simulate", "--ray-address", "ray://head:10001", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2
+    assert "only used with --executor ray" in res.stderr
     res = cli.invoke(app, ["simulate", "--personas", "nobody_at_all", "--out", str(tmp_path / "r")])
     assert res.exit_code == 2
     assert "nobody_at_all" in res.stderr

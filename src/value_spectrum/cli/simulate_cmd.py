@@ -179,6 +179,8 @@ def simulate(
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    if ray_address is not None and executor != "ray":
+        fail("--ray-address: only used with --executor ray")
     if config.max_cost is not None:
         _warn_unpriced(config.models)
     if "reference" in config.models and not any(v.values is not None for v in services.corpus):
