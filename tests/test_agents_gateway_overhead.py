@@ -75,3 +75,36 @@ def test_cache_connections_are_per_thread_and_shared_by_the_file(tmp_path: Path)
     worker.join()
     assert seen == ["Yes."]
     assert len(ResponseCache(tmp_path)) == 1
+
+
+def test_a_priced_model_answering_behind_a_free_deployment_is_still_priced(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from value_spectrum.agents.testing import server as srv
+
+    plain = srv._Handler._completion
+
+    def as_gpt_4o_mini(self, n, model, reply, body):  # type: ignore[no-untyped-def]
+        out = plain(self, n, model, reply, body)
+        out["model"] = "gpt-4o-mini"  # a proxy serving a priced model under another name
+        return out
+
+    monkeypatch.setattr(srv._Handler, "_completion", as_gpt_4o_mini)
+    with srv.TestServer() as server:
+        gw = Gateway("openai/proxy-alias-xyz", api_base=server.base_url, cache=False)
+        proxied = asyncio.run(gw.complete(ChatRequest(messages=({"role": "user", "content": "hi"},))))
+    assert gw._free == {"openai/proxy-alias-xyz"}
+    assert proxied.model == "gpt-4o-mini"
+    assert proxied.usage.cost_usd > 0
+
+
+def test_the_self_hosted_model_itself_costs_nothing() -> None:
+    import asyncio
+
+    from value_spectrum.agents.testing.server import TestServer
+
+    with TestServer() as server:
+        gw = Gateway("openai/local-vlm-abc", api_base=server.base_url, cache=False)
+        reply = asyncio.run(gw.complete(ChatRequest(messages=({"role": "user", "content": "hi"},))))
+    assert reply.usage.prompt_tokens > 0
+    assert reply.usage.cost_usd == 0.0

@@ -22,13 +22,15 @@ A model served from ``api_base`` that litellm's cost map does not know (a local 
 llama.cpp or Ollama model, the test server) is declared free on its deployment (every per-token
 rate 0). Its calls cost 0 either way, but without a price litellm runs its zero-cost diagnostic,
 a scan of the pricing entry, twice per call: about a third of litellm's CPU time per call
-(``benchmarks/bench_gateway.py``).
+(``benchmarks/bench_gateway.py``). A reply from another model than the one asked for (a proxy
+serving a priced model under an alias) is still priced by the model that answered.
 
 litellm is imported on first use, never at import of this module.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -52,6 +54,17 @@ FREE_PRICING: dict[str, float] = {
     "cache_creation_input_token_cost": 0.0,
 }
 """Deployment prices of an unpriced self-hosted model (see the module docstring)."""
+
+
+_served: dict[str, bool] = {}
+
+
+def _served_priced(model: str) -> bool:
+    """Whether litellm prices ``model`` (a reply's model name; memoized per name)."""
+    known = _served.get(model)
+    if known is None:
+        known = _served[model] = not _unpriced(model)
+    return known
 
 
 def _unpriced(model: str) -> bool:
@@ -142,6 +155,7 @@ class Gateway:
         self._structured = structured
         self._schema_support: bool | None = None
         self._router: Any = None
+        self._free: set[str] = set()  # deployments declared free (FREE_PRICING)
         self.cache: ResponseCache | None = None
         if cache:
             if cache_dir is None:
@@ -197,6 +211,7 @@ class Gateway:
         if self.api_base is not None and _unpriced(name):
             logger.info("%s is not in litellm's cost map; its calls are recorded at cost 0", name)
             params.update(FREE_PRICING)
+            self._free.add(name)
         return {"model_name": name, "litellm_params": params}
 
     @property
@@ -256,6 +271,28 @@ class Gateway:
             return ModelRefusal(msg)
         return ModelError(msg)
 
+    def _priced(self, response: ChatResponse, raw: Any) -> ChatResponse:
+        """``response`` priced by the model that answered, when a deployment declared free was
+        answered by a model litellm prices (a proxy behind ``api_base`` serving, say,
+        ``gpt-4o-mini`` under another name): litellm would have priced that by the reply's
+        model had the deployment not been declared free."""
+        if response.usage.cost_usd or not self._free or response.usage.cached:
+            return response
+        served = response.model
+        if not served or any(served == n or n.endswith("/" + served) for n in self._free):
+            return response  # the self-hosted model itself: free
+        if not _served_priced(served):
+            return response
+        try:
+            import litellm
+
+            cost = float(litellm.completion_cost(completion_response=raw, model=served) or 0.0)
+        except Exception:  # unpriceable after all: free, as before
+            return response
+        if not cost > 0:
+            return response
+        return dataclasses.replace(response, usage=response.usage.model_copy(update={"cost_usd": cost}))
+
     # ---- calls --------------------------------------------------------------------------------
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """One reply through the Router (or the cache). Raises :class:`ModelError` only."""
@@ -269,7 +306,7 @@ class Gateway:
             raw = await self.router.acompletion(model=self.name, **self._kwargs(request))
         except Exception as exc:  # every provider failure becomes one error type
             raise self._error(exc) from None
-        response = _to_response(raw, self.name)
+        response = self._priced(_to_response(raw, self.name), raw)
         if key is not None and self.cache is not None and (response.text.strip() or response.tool_calls):
             self.cache.put(self.name, self.api_base, request, response, key=key)
         return response
@@ -299,7 +336,7 @@ class Gateway:
             logger.info("stream of %s: could not assemble usage: %s", self.name, exc)
             built = None
         if built is not None:
-            full = _to_response(built, self.name)
+            full = self._priced(_to_response(built, self.name), built)
             for call in full.tool_calls:
                 yield call
             yield full.usage
