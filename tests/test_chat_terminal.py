@@ -166,3 +166,13 @@ def test_a_bad_thread_database_is_one_line(tmp_path: Path) -> None:
     assert "cannot open the thread database" in text
     assert "Traceback" not in text
     assert child.exitstatus == 2
+
+
+def test_ollama_needs_no_key_and_openai_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from value_spectrum.cli.chat_cmd import _credentials_problem
+
+    monkeypatch.delenv("OLLAMA_API_BASE", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert _credentials_problem("ollama/llava", None) is None  # litellm's default localhost:11434
+    assert "OPENAI_API_KEY" in (_credentials_problem("openai/gpt-4o", None) or "")
+    assert _credentials_problem("openai/gpt-4o", "http://127.0.0.1:8000/v1") is None

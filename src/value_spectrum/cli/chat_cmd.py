@@ -41,6 +41,8 @@ def _credentials_problem(model: str, api_base: str | None) -> str | None:
     """One line saying how to point at a model, or None when the model looks reachable."""
     if model == "reference" or api_base:
         return None
+    if model.startswith(("ollama/", "ollama_chat/")):
+        return None  # no key; litellm reaches http://localhost:11434 unless OLLAMA_API_BASE says otherwise
     try:
         import litellm
 
