@@ -265,7 +265,7 @@ def preference(
         str | None, typer.Option("--api-base", help="OpenAI-compatible endpoint.")
     ] = None,
     persona: Annotated[
-        str | None, typer.Option("--persona", help="Ask in character (default: no persona).")
+        str | None, typer.Option("--persona", "-p", help="Ask in character: a persona id or YAML file (default: no persona).")
     ] = None,
     per_value: Annotated[
         int, typer.Option("--per-value", min=1, help="Items per value.")
