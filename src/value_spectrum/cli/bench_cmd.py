@@ -271,12 +271,12 @@ def preference(
         int, typer.Option("--per-value", min=1, help="Items per value.")
     ] = DEFAULT_PER_VALUE,
     modality: Annotated[
-        str, typer.Option("--modality", help="frames | caption | title.")
+        str, typer.Option("--modality", help="What the model sees: frames | caption | title.")
     ] = "frames",
     corpus: Annotated[
         str | None, typer.Option("--corpus", help="Corpus directory (default: demo).")
     ] = None,
-    items: Annotated[str, typer.Option("--items", help="auto | retrieval | authored.")] = "auto",
+    items: Annotated[str, typer.Option("--items", help="How items are chosen: retrieval (each value's keywords search the index), authored (the cards' own primary values), or auto (retrieval when the index opens, else authored).")] = "auto",
     embedder: Annotated[
         str, typer.Option("--embedder", help="Embedder for keyword retrieval: auto | clip | text | fake.")
     ] = "auto",

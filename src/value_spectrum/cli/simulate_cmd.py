@@ -137,7 +137,7 @@ def simulate(
     temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature of model viewers.")] = 0.0,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Response cache for deterministic requests.")] = True,
     latency: Annotated[bool, typer.Option("--latency/--no-latency", help="Record decision wall times (off: byte-identical reruns).")] = True,
-    executor: Annotated[str, typer.Option(help="local | ray.")] = "local",
+    executor: Annotated[str, typer.Option(help="Where sessions run: local (asyncio) | ray.")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address for --executor ray.")] = None,
     force_new: Annotated[bool, typer.Option("--force-new", help="Move an existing run in --out aside and start afresh.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
