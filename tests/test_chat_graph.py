@@ -109,6 +109,7 @@ def test_session_streams_searches_fails_and_resumes(tmp_path: Path) -> None:
     seen_before = {r.video.id for r in out["reactions"]}
     assert not seen_before & {r.video.id for r in again["more"]}, "a resumed feed never repeats"
     saved = again["saved"]
+    assert saved["viewer"] == "reference"
     assert [d["turn"] for d in saved["decisions"]] == [0, 1, 2, 3, 4]
     assert saved["messages"][0] == {"role": "user", "content": "hi"}
     assert sum(1 for m in saved["messages"] if m["role"] == "tool") == 1

@@ -128,7 +128,7 @@ async def _agent(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, A
             else:
                 usage = item
     except ModelError as exc:
-        logger.warning("chat model failed: %s", exc)
+        logger.info("chat model failed: %s", exc)  # the front end shows the error event
         write({"error": str(exc)})
         return {"messages": [{"role": "assistant", "content": f"{FAILED_MARK}{exc}]"}]}
     write({"usage": usage.model_dump()})

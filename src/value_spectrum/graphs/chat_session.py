@@ -215,6 +215,7 @@ class ChatSession:
             "thread": self.thread,
             "persona_id": self.persona.id,
             "model": getattr(self.model, "name", None),
+            "viewer": self.viewer().name if self.viewer_factory is not None else None,
             "messages": state.get("messages", []),
             "decisions": state.get("decisions", []),
             "probes": state.get("probes", []),
