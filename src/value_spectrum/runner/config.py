@@ -2,8 +2,8 @@
 
 Fields split in two: those that decide *what* the run computes (its identity, compared with the
 manifest when a run directory is reused) and those that only decide *how* it runs this time
-(concurrency, budget, output directory, executor, API base URL), which may change between a run
-and its continuation.
+(concurrency, budget, output directory, executor, API base URL, the model gateway's rate limits,
+retries, timeout and fallbacks), which may change between a run and its continuation.
 """
 
 from __future__ import annotations
@@ -22,9 +22,55 @@ FEEDS: tuple[str, ...] = ("random", "balanced", "adaptive", "search", "replay")
 """Feed policy names (``graphs.feeds.FEED_POLICIES``)."""
 
 RUNTIME_FIELDS: frozenset[str] = frozenset(
-    {"concurrency", "max_cost", "out", "executor", "ray_address", "api_base"}
+    {"concurrency", "max_cost", "out", "executor", "ray_address", "api_base", "gateway"}
 )
 """Fields that may differ between a run and its continuation."""
+
+
+class GatewayConfig(BaseModel):
+    """How model calls are made: litellm ``Router`` settings of every LLM viewer's
+    :class:`~value_spectrum.agents.gateway.Gateway` (see ``docs/models.md``).
+
+    None leaves the Gateway's default. These settings never change what a run computes, only how
+    fast and how patiently it asks, so they are not part of the run's identity.
+
+    Example:
+        >>> GatewayConfig(rpm=60, fallbacks=("openai/gpt-4o-mini",)).options()
+        {'rpm': 60, 'fallbacks': ('openai/gpt-4o-mini',)}
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rpm: int | None = Field(default=None, ge=1)
+    """Requests per minute allowed to each model (None: unlimited); a request over the limit
+    waits for the next minute's window."""
+    tpm: int | None = Field(default=None, ge=1)
+    """Tokens per minute allowed to each model (None: unlimited)."""
+    max_parallel_requests: int | None = Field(default=None, ge=1)
+    """Requests in flight to each model at once, across all sessions (None: unlimited)."""
+    timeout_s: float | None = Field(default=None, gt=0.0)
+    """Per-attempt timeout in seconds (None: the Gateway's default, 120)."""
+    num_retries: int | None = Field(default=None, ge=0)
+    """Retries of server errors, timeouts and connection errors (None: the Gateway's default, 3)."""
+    rate_limit_retries: int | None = Field(default=None, ge=0)
+    """Retries of HTTP 429 and waits for a rate-limit window (None: the Gateway's default, 10)."""
+    fallbacks: tuple[str, ...] = ()
+    """Model strings tried, in order, when a model keeps failing (same ``api_base``)."""
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _real_fallbacks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for m in v:
+            if not m.strip():
+                raise ValueError(f"a fallback must be a non-empty model string (got {m!r})")
+            if m.strip() == "reference":
+                raise ValueError(f"the reference viewer cannot be a fallback (got {m!r}); give a litellm model string")
+        return v
+
+    def options(self) -> dict[str, Any]:
+        """Keyword options for ``Gateway`` / ``LLMViewer``: the settings given (not None, no
+        empty fallbacks)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None and v != ()}
 
 
 class RunConfig(BaseModel):
@@ -81,6 +127,8 @@ class RunConfig(BaseModel):
     """Where sessions run."""
     ray_address: str | None = None
     """``ray.init(address=...)`` for the Ray executor (None: a local Ray)."""
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    """Rate limits, retries, timeout and fallbacks of model calls (not part of the identity)."""
 
     @field_validator("feed")
     @classmethod

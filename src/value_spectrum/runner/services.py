@@ -60,8 +60,8 @@ class Services:
         corpus: a corpus (default: ``load_corpus(config.corpus)``).
         personas: the personas (default: from ``config.personas``).
         viewer_factory: builds each session's viewer (default: reference viewer per session,
-            one shared ``make_viewer`` per LLM model, so its Router's rate limits cover all
-            sessions).
+            one shared ``make_viewer`` per LLM model, built with ``config.gateway``'s settings, so
+            its Router's rate limits cover all sessions).
         embeddings: video vectors for the adaptive feed (default: from the index built with
             ``config.embedder``).
         search: the search tool (default: the index's search when the feed is ``search``).
@@ -158,6 +158,8 @@ class Services:
             opts.setdefault("cache", self.config.cache)
             if self.config.api_base is not None:
                 opts.setdefault("api_base", self.config.api_base)
+            for key, value in self.config.gateway.options().items():
+                opts.setdefault(key, value)
             self._shared_viewers[spec.model] = make_viewer(spec.model, **opts)
         return self._shared_viewers[spec.model]
 
