@@ -163,3 +163,46 @@ def test_gateway_flags_without_a_model_viewer_are_refused(tmp_path: Path) -> Non
     assert res.exit_code == 2
     assert res.stderr.strip() == "error: --rpm: only used with model viewers (--model other than reference)"
     assert not (tmp_path / "r").exists()
+
+
+def test_bench_preference_uses_and_records_the_flags_and_continues(tmp_path: Path) -> None:
+    out = tmp_path / "pref"
+    with TestServer(reply=lambda body: '{"answer": "yes"}') as server:
+        common = ["bench", "preference", "--model", "openai/primary", "--api-base", server.base_url,
+                  "--items", "authored", "--per-value", "1", "--out", str(out), "--json"]
+        server.fail_model("primary")
+        res = CliRunner().invoke(build_app(), [*common, "--rpm", "600", "--retries", "0", "--fallback", "openai/backup"])
+        assert res.exit_code == 0, res.output
+        assert [r["model"] for r in server.requests][-1] == "backup"
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["config"]["gateway"]["rpm"] == 600
+        assert manifest["config"]["gateway"]["fallbacks"] == ["openai/backup"]
+        again = CliRunner().invoke(build_app(), [*common, "--rpm", "30", "--fallback", "openai/backup"])
+    assert again.exit_code == 0, again.output
+    assert "different run" not in again.output
+
+
+@pytest.mark.parametrize("command", [["probe", "-p", "family_oriented"], ["bench", "preference"]])
+def test_probe_and_bench_refuse_bad_values_in_one_line(command: list[str], tmp_path: Path) -> None:
+    out = ["--out", str(tmp_path / "r")]
+    bad = CliRunner().invoke(build_app(), [*command, "--model", "openai/m", *out, "--max-parallel", "0"])
+    assert bad.exit_code == 2
+    assert bad.stderr.strip().splitlines() == [
+        "error: --max-parallel: Input should be greater than or equal to 1 (got 0)"
+    ]
+    unused = CliRunner().invoke(build_app(), [*command, *out, "--timeout", "5"])
+    assert unused.exit_code == 2
+    assert unused.stderr.strip() == "error: --timeout: only used with model viewers (--model other than reference)"
+    assert not (tmp_path / "r").exists()
+
+
+def test_probe_session_passes_the_gateway_to_the_run(server: TestServer, tmp_path: Path) -> None:
+    from value_spectrum.cli.probe_cmd import run_probe_session
+
+    run_dir = run_probe_session("family_oriented", "openai/test-vlm", out=tmp_path / "p", api_base=server.base_url,
+                                turns=1, every=1, gateway=GatewayConfig(rpm=600, max_parallel_requests=2))
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["config"]["gateway"]["rpm"] == 600
+    (record,) = (run_dir / "sessions").glob("*.json")
+    gateway = Trajectory.model_validate_json(record.read_text()).extra["viewer"]["gateway"]
+    assert (gateway["rpm"], gateway["max_parallel_requests"]) == (600, 2)

@@ -22,13 +22,26 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
 from value_spectrum.cli._console import console, err_console, fail, print_json
+from value_spectrum.cli._gateway_flags import (
+    FallbackOption,
+    MaxParallelOption,
+    RateLimitRetriesOption,
+    RetriesOption,
+    RpmOption,
+    TimeoutOption,
+    TpmOption,
+    gateway_config,
+)
 from value_spectrum.records import Modality, Observation, RunManifest, Step, Trajectory, Video
 from value_spectrum.values import VALUE_IDS
+
+if TYPE_CHECKING:
+    from value_spectrum.runner.config import GatewayConfig
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +147,13 @@ def run_preference_benchmark(
     embedder: str = "auto",
     seed: int = 0,
     concurrency: int = 8,
+    gateway: GatewayConfig | None = None,
 ) -> Path:
     """Ask every item, write the run directory ``out`` and return it.
 
     Sessions already in ``out`` from the same configuration are kept, not asked again.
+    ``gateway`` (rate limits, retries, timeout, fallbacks of model calls) is recorded in the
+    manifest but is not part of that configuration: another value continues the same run.
 
     Raises:
         ValueError: an unknown persona, or ``out`` holding a different run.
@@ -176,6 +192,7 @@ def run_preference_benchmark(
         raise ValueError(f"{out}: a folder with files but no run in it (no manifest.json); choose another --out")
     if manifest_path.is_file():
         old = json.loads(manifest_path.read_text(encoding="utf-8")).get("config", {})
+        old.pop("gateway", None)
         if old != config:
             diff = [k for k in config if old.get(k) != config[k]]
             raise ValueError(
@@ -186,7 +203,8 @@ def run_preference_benchmark(
         viewer = make_viewer(model, labels=labels, seed=seed)
     else:
         viewer = make_viewer(
-            model, strategy=strategy, modality=modality, api_base=api_base, seed=seed
+            model, strategy=strategy, modality=modality, api_base=api_base, seed=seed,
+            **(gateway.options() if gateway is not None else {}),
         )
     slug = _slug(model)
     todo = {
@@ -195,7 +213,7 @@ def run_preference_benchmark(
     manifest = RunManifest(
         run_id=out.name,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        config=config,
+        config={**config, "gateway": None if gateway is None else gateway.model_dump(mode="json")},
         package_versions=package_versions(),
         git_revision=git_revision(),
         models=(model,),
@@ -291,6 +309,13 @@ def preference(
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, help="Questions at once.")
     ] = 8,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    max_parallel: MaxParallelOption = None,
+    timeout: TimeoutOption = None,
+    retries: RetriesOption = None,
+    rate_limit_retries: RateLimitRetriesOption = None,
+    fallback: FallbackOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The paper's preference test: % of 'yes' per value, beside the paper's figures."""
@@ -300,6 +325,10 @@ def preference(
         fail(f"--items: unknown item source {items!r}; choose auto, retrieval or authored")
     if embedder not in ("auto", "clip", "text", "fake"):
         fail(f"--embedder: unknown embedder {embedder!r}; choose auto, clip, text or fake")
+    gateway = gateway_config(
+        models=(model,), rpm=rpm, tpm=tpm, max_parallel=max_parallel, timeout=timeout, retries=retries,
+        rate_limit_retries=rate_limit_retries, fallback=fallback,
+    )
     import hashlib
 
     key = hashlib.sha256(repr((per_value, modality, corpus, items, seed)).encode()).hexdigest()[:8]
@@ -318,6 +347,7 @@ def preference(
             embedder=embedder,
             seed=seed,
             concurrency=concurrency,
+            gateway=gateway,
         )
     except (ValueError, KeyError) as exc:
         fail(str(exc).strip("'\""))

@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from value_spectrum.cli._console import console, err_console, fail, print_json
+from value_spectrum.cli._gateway_flags import (
+    FallbackOption,
+    MaxParallelOption,
+    RateLimitRetriesOption,
+    RetriesOption,
+    RpmOption,
+    TimeoutOption,
+    TpmOption,
+    error_line,
+    gateway_config,
+)
 from value_spectrum.values import VALUE_IDS
+
+if TYPE_CHECKING:
+    from value_spectrum.runner.config import GatewayConfig
 
 
 def run_probe_session(
@@ -31,14 +45,18 @@ def run_probe_session(
     instrument: str | None = None,
     feed: str = "random",
     seed: int = 0,
+    gateway: GatewayConfig | None = None,
 ) -> Path:
     """Run (or continue) the session and write what scoring needs; returns the run directory.
+
+    ``gateway`` sets the model calls' rate limits, retries, timeout and fallbacks; it is not part
+    of the run's identity, so another value continues the same run.
 
     Raises:
         ValueError: bad persona, instrument or configuration (one line).
     """
     from value_spectrum.personas import load_instrument
-    from value_spectrum.runner.config import RunConfig
+    from value_spectrum.runner.config import GatewayConfig, RunConfig
     from value_spectrum.runner.local import run_batch
     from value_spectrum.runner.services import Services
     from value_spectrum.scoring.rundir import write_labels, write_personas
@@ -54,6 +72,7 @@ def run_probe_session(
         feed=feed,
         seed=seed,
         concurrency=1,
+        gateway=gateway or GatewayConfig(),
     )
 
     async def probe(persona: Any, viewer: Any, after_turn: int) -> Any:
@@ -141,6 +160,13 @@ def probe(
         typer.Option("--out", help="Run directory (default runs/probe-<persona>-<model>-<hash of the options>)."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Run seed.")] = 0,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    max_parallel: MaxParallelOption = None,
+    timeout: TimeoutOption = None,
+    retries: RetriesOption = None,
+    rate_limit_retries: RateLimitRetriesOption = None,
+    fallback: FallbackOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Probe a persona's stated values every K turns of a feed session, against its choices."""
@@ -150,6 +176,10 @@ def probe(
 
     from value_spectrum.scoring.report import ScoringOptions, build_report
 
+    gateway = gateway_config(
+        models=(model,), rpm=rpm, tpm=tpm, max_parallel=max_parallel, timeout=timeout, retries=retries,
+        rate_limit_retries=rate_limit_retries, fallback=fallback,
+    )
     if every > turns:
         fail(f"--every: {every} is more than --turns {turns}: no probe would be asked")
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in f"{Path(persona).stem}-{model}")
@@ -166,11 +196,10 @@ def probe(
             instrument=instrument,
             feed=feed,
             seed=seed,
+            gateway=gateway,
         )
     except ValidationError as exc:
-        err = exc.errors()[0]
-        name = str(err["loc"][0]) if err["loc"] else "options"
-        fail(f"--{name.replace('_', '-')}: {str(err['msg']).removeprefix('Value error, ')}")
+        fail(error_line(exc))
     except (ValueError, KeyError, OSError) as exc:
         fail(str(exc).splitlines()[0].strip("'\""))
     rep = build_report(run_dir, ScoringOptions(n_boot=0, window=max(every, 10)))

@@ -13,6 +13,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from value_spectrum.cli._console import EXIT_PARTIAL, console, err_console, fail, print_json
+from value_spectrum.cli._gateway_flags import (
+    FallbackOption,
+    MaxParallelOption,
+    RateLimitRetriesOption,
+    RetriesOption,
+    RpmOption,
+    TimeoutOption,
+    TpmOption,
+    check_models,
+    error_line,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -93,13 +104,6 @@ def _print_summary(s: RunSummary) -> None:
         err_console.print(f"[dim]next: value-spectrum report {s.run_dir} --html report.html[/]", highlight=False)
 
 
-_FLAGS: dict[str, str] = {
-    "models": "model", "record_latency": "latency", "max_parallel_requests": "max_parallel",
-    "timeout_s": "timeout", "num_retries": "retries", "fallbacks": "fallback",
-}
-"""RunConfig / GatewayConfig field -> the simulate flag that sets it (where the names differ)."""
-
-
 def _warn_unpriced(models: tuple[str, ...]) -> None:
     """One warning per model that --max-cost cannot stop: litellm prices it at 0 or not at all."""
     llms = [m for m in models if m != "reference"]
@@ -146,13 +150,13 @@ def simulate(
     latency: Annotated[bool, typer.Option("--latency/--no-latency", help="Record decision wall times (off: byte-identical reruns).")] = True,
     executor: Annotated[str, typer.Option(help="Where sessions run: local (asyncio) | ray.")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address for --executor ray.")] = None,
-    rpm: Annotated[int | None, typer.Option("--rpm", help="Requests per minute to each model, across all sessions (default: unlimited).")] = None,
-    tpm: Annotated[int | None, typer.Option("--tpm", help="Tokens per minute to each model (default: unlimited).")] = None,
-    max_parallel: Annotated[int | None, typer.Option("--max-parallel", help="Requests in flight to each model at once (default: unlimited).")] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per model request attempt (default: 120).")] = None,
-    retries: Annotated[int | None, typer.Option("--retries", help="Retries of server errors and timeouts (default: 3).")] = None,
-    rate_limit_retries: Annotated[int | None, typer.Option("--rate-limit-retries", help="Retries of 429s and rate-limit waits (default: 10; keep >= concurrency / rpm).")] = None,
-    fallback: Annotated[list[str] | None, typer.Option("--fallback", help="Model tried when a model keeps failing (repeatable, in order; same --api-base).")] = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    max_parallel: MaxParallelOption = None,
+    timeout: TimeoutOption = None,
+    retries: RetriesOption = None,
+    rate_limit_retries: RateLimitRetriesOption = None,
+    fallback: FallbackOption = None,
     force_new: Annotated[bool, typer.Option("--force-new", help="Move an existing run in --out aside and start afresh.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -182,17 +186,8 @@ def simulate(
     try:
         config = RunConfig(**options)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [str(part) for part in err["loc"]]
-        name = (loc[1] if loc[0] == "gateway" and len(loc) > 1 else loc[0]) if loc else "options"
-        flag = _FLAGS.get(name, name).replace("_", "-")
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if "input" in err and "(got " not in msg and repr(err["input"]) not in msg:
-            msg += f" (got {err['input']!r})"
-        fail(f"--{flag}: {msg}")
-    if config.gateway.options() and all(m == "reference" for m in config.models):
-        given = [f"--{_FLAGS.get(k, k).replace('_', '-')}" for k in config.gateway.options()]
-        fail(f"{given[0]}: only used with model viewers (--model other than reference)")
+        fail(error_line(exc, {"models": "model", "record_latency": "latency"}))
+    check_models(config.gateway, config.models)
     try:
         services = Services(config)
     except (ValueError, OSError, RuntimeError) as exc:
