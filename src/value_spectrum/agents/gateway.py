@@ -93,6 +93,34 @@ def _redact(text: str, secrets: Sequence[str]) -> str:
     return re.sub(r"\b(sk-[A-Za-z0-9_\-]{6})[A-Za-z0-9_\-]+", r"\1***", text)
 
 
+KEYLESS_PREFIXES = ("ollama/", "ollama_chat/")
+"""Providers that need no key (litellm reaches a local Ollama unless OLLAMA_API_BASE says
+otherwise)."""
+
+
+def credentials_problem(model: str, api_base: str | None = None, api_key_env: str | None = None) -> str | None:
+    """One line saying how to reach ``model`` when its provider's key is missing, else None.
+
+    A request without credentials fails inside the provider client, which litellm reports as a
+    server error and retries; checking first turns minutes of retries into one clear line.
+    """
+    if api_base or api_key_env or model.startswith(KEYLESS_PREFIXES):
+        return None
+    try:
+        import litellm
+
+        env = litellm.validate_environment(model=model)
+    except Exception as exc:  # an unknown provider prefix, for instance
+        return f"cannot use model {model!r} ({exc}); use a litellm model string, or --api-base URL"
+    missing = env.get("missing_keys") or []
+    if env.get("keys_in_environment") or not missing:
+        return None
+    return (
+        f"no credentials for {model}: set {' or '.join(missing)}, or point --api-base at an "
+        "OpenAI-compatible server (e.g. --model openai/NAME --api-base http://127.0.0.1:8000/v1)"
+    )
+
+
 class Gateway:
     """A litellm Router around one model string (plus fallbacks).
 
@@ -138,6 +166,7 @@ class Gateway:
         self.name = model
         self.api_base = api_base
         self.api_key_env = api_key_env
+        self._credentials: str | None = None
         self._api_key: str | None = None
         if api_key_env:
             self._api_key = os.environ.get(api_key_env) or None
@@ -213,6 +242,13 @@ class Gateway:
             params.update(FREE_PRICING)
             self._free.add(name)
         return {"model_name": name, "litellm_params": params}
+
+    def _check_credentials(self) -> None:
+        """Raise :class:`ModelError` at once when the provider's key is missing (checked once)."""
+        if self._credentials is None:
+            self._credentials = credentials_problem(self.name, self.api_base, self.api_key_env) or ""
+        if self._credentials:
+            raise ModelError(self._credentials)
 
     @property
     def router(self) -> Any:
@@ -302,6 +338,7 @@ class Gateway:
             hit = self.cache.get(self.name, self.api_base, request, key=key)
             if hit is not None:
                 return hit
+        self._check_credentials()
         try:
             raw = await self.router.acompletion(model=self.name, **self._kwargs(request))
         except Exception as exc:  # every provider failure becomes one error type
@@ -318,6 +355,7 @@ class Gateway:
         """
         import litellm
 
+        self._check_credentials()
         kwargs = self._kwargs(request)
         chunks: list[Any] = []
         try:

@@ -39,23 +39,11 @@ Anything else is said to the persona."""
 
 def _credentials_problem(model: str, api_base: str | None) -> str | None:
     """One line saying how to point at a model, or None when the model looks reachable."""
-    if model == "reference" or api_base:
+    if model == "reference":
         return None
-    if model.startswith(("ollama/", "ollama_chat/")):
-        return None  # no key; litellm reaches http://localhost:11434 unless OLLAMA_API_BASE says otherwise
-    try:
-        import litellm
+    from value_spectrum.agents.gateway import credentials_problem
 
-        env = litellm.validate_environment(model=model)
-    except Exception as exc:  # an unknown provider prefix, for instance
-        return f"cannot use model {model!r} ({exc}); use a litellm model string, or --api-base URL"
-    missing = env.get("missing_keys") or []
-    if env.get("keys_in_environment") or not missing:
-        return None
-    return (
-        f"no credentials for {model}: set {' or '.join(missing)}, or point --api-base at an "
-        "OpenAI-compatible server (e.g. --model openai/NAME --api-base http://127.0.0.1:8000/v1)"
-    )
+    return credentials_problem(model, api_base)
 
 
 class _Chat:
