@@ -36,3 +36,19 @@ def test_gateway_fails_fast_without_a_key(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ModelError, match="no credentials for openai/gpt-4o"):
         asyncio.run(gw.complete(request))
     assert gw._router is None, "no client was built, no request was retried"
+
+
+def test_simulate_refuses_a_model_without_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from value_spectrum.cli.app import build_app
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out = Path(str(tmp_path)) / "run"
+    result = CliRunner().invoke(build_app(), ["simulate", "-p", "family_oriented", "--model", "openai/gpt-4o",
+                                              "--steps", "2", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "no credentials for openai/gpt-4o" in result.output
+    assert not out.exists(), "nothing written before the check"

@@ -104,6 +104,19 @@ def _print_summary(s: RunSummary) -> None:
         err_console.print(f"[dim]next: value-spectrum report {s.run_dir} --html report.html[/]", highlight=False)
 
 
+def _check_credentials(models: tuple[str, ...], api_base: str | None) -> None:
+    """Refuse, in one line and before any work, a model whose provider key is missing."""
+    llms = [m for m in models if m != "reference"]
+    if not llms:
+        return
+    from value_spectrum.agents.gateway import credentials_problem
+
+    for m in llms:
+        problem = credentials_problem(m, api_base)
+        if problem:
+            fail(problem)
+
+
 def _warn_unpriced(models: tuple[str, ...]) -> None:
     """One warning per model that --max-cost cannot stop: litellm prices it at 0 or not at all."""
     llms = [m for m in models if m != "reference"]
@@ -188,6 +201,7 @@ def simulate(
     except ValidationError as exc:
         fail(error_line(exc, {"models": "model", "record_latency": "latency"}))
     check_models(config.gateway, config.models)
+    _check_credentials(config.models, config.api_base)
     try:
         services = Services(config)
     except (ValueError, OSError, RuntimeError) as exc:
