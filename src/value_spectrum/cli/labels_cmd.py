@@ -1,14 +1,18 @@
 """`value-spectrum corpus label`: value labels by keyword retrieval and zero-shot similarity,
-with agreement against authored labels. Thin over :mod:`value_spectrum.retrieval.labelling`."""
+with agreement against authored labels; ``--write`` stores them in an imported corpus. Thin over
+:mod:`value_spectrum.retrieval.labelling`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from value_spectrum.cli._console import console, err_console, fail, print_json
+
+if TYPE_CHECKING:
+    from value_spectrum.retrieval.labelling import LabelReport
 
 
 def label(
@@ -38,15 +42,65 @@ def label(
     items: Annotated[
         bool, typer.Option("--items", help="With --json: include per-video labels.")
     ] = False,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write",
+            help="Write the proposed labels into CORPUS's corpus.jsonl (an imported corpus, not "
+            "the demo), with labels-provenance.json beside it.",
+        ),
+    ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            metavar="zero-shot|retrieval|both",
+            help="With --write: zero-shot (default) labels every video with a graded profile; "
+            "retrieval only the videos a keyword retrieved (one value each); both: their mean "
+            "where retrieval has a label, else zero-shot.",
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="With --write: replace authored labels too (default: keep them)."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Label videos with values (keyword retrieval + zero-shot) and compare with authored labels."""
+    """Label videos with values (keyword retrieval + zero-shot) and compare with authored labels.
+
+    With --write they go into an imported corpus, for `simulate --model reference` and `report`.
+    """
     from value_spectrum.cli.index_cmd import check_index_dir, make_cli_embedder
     from value_spectrum.retrieval.building import open_index
     from value_spectrum.retrieval.corpus import CorpusError, load_corpus
     from value_spectrum.retrieval.index import VideoIndexError
+    from value_spectrum.retrieval.label_writing import (
+        DEFAULT_SOURCE,
+        LABEL_SOURCES,
+        LabelSource,
+        LabelWriteError,
+        LabelWriteResult,
+        write_labels,
+    )
     from value_spectrum.retrieval.labelling import label_corpus, load_value_keywords
 
+    if not write:
+        if source is not None:
+            fail("--source: only used with --write")
+        if overwrite:
+            fail("--overwrite: only used with --write")
+    elif corpus is None or corpus == "demo":
+        fail(
+            "--write: the demo corpus's labels are authored and ship with the package; "
+            "--write labels an imported corpus directory (value-spectrum corpus import DIR --out CORPUS)"
+        )
+    src: LabelSource = DEFAULT_SOURCE
+    if source is not None:
+        if source not in LABEL_SOURCES:
+            fail(f"--source: expected one of {', '.join(LABEL_SOURCES)}, got {source!r}")
+        src = source  # type: ignore[assignment]
     try:
         corp = load_corpus(corpus)
         kw = load_value_keywords(keywords)
@@ -62,18 +116,48 @@ def label(
             )
     except (VideoIndexError, KeyError) as exc:
         fail(str(exc))
+    written: LabelWriteResult | None = None
+    if write:
+        try:
+            written = write_labels(
+                str(corpus), report, source=src, overwrite=overwrite, keywords_file=keywords
+            )
+        except (LabelWriteError, CorpusError, OSError) as exc:
+            fail(str(exc).splitlines()[0])
     if as_json:
         data = report.model_dump(mode="json", exclude=None if items else {"items"})
+        if written is not None:
+            data["write"] = written.model_dump(mode="json")
         print_json(data)
         return
+    _print_report(corp.name, emb.name, k, report)
+    if written is not None:
+        from rich.markup import escape
+
+        w = written
+        console.print(
+            f"[bold]wrote[/] {src} labels: {w.written} videos labelled, {w.unchanged} unchanged"
+            + (
+                f", {w.kept_authored} authored kept (--overwrite replaces them)"
+                if w.kept_authored
+                else ""
+            )
+            + (f", {w.no_proposal} without a proposal" if w.no_proposal else "")
+            + (f", {w.cleared} earlier labels cleared" if w.cleared else "")
+            + ("" if w.changed_files else "; no file changed")
+            + f"\n{escape(w.corpus_file)}\n{escape(w.provenance_file)}"
+        )
+
+
+def _print_report(name: str, emb_name: str, k: int, report: LabelReport) -> None:
     from rich.table import Table
 
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{100 * x:.0f}%"
 
     console.print(
-        f"[bold]{corp.name}[/]: {report.n_items} videos, {report.n_authored} with an authored primary "
-        f"value; embedder {emb.name}\n"
+        f"[bold]{name}[/]: {report.n_items} videos, {report.n_authored} with an authored primary "
+        f"value; embedder {emb_name}\n"
         f"zero-shot top-1 agreement {pct(report.top1_agreement)}; keyword retrieval precision "
         f"{pct(report.retrieval_precision)} (k={k}), coverage {pct(report.coverage)}"
     )
@@ -84,7 +168,9 @@ def label(
         for it in report.items:
             hit = it.retrieval
             table.add_row(
-                it.id, str(it.zero_shot_top1), f"{it.zero_shot.as_dict()[str(it.zero_shot_top1)]:.2f}",
+                it.id,
+                str(it.zero_shot_top1),
+                f"{it.zero_shot.as_dict()[str(it.zero_shot_top1)]:.2f}",
                 f"{hit.value} ({hit.keyword!r})" if hit is not None else "-",
             )
         console.print(table)

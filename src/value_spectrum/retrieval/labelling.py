@@ -12,7 +12,8 @@ Two labellings of a corpus, both from the same index and embedder:
   temperature and softmaxed, form a :class:`~value_spectrum.values.ValueProfile`.
 
 Where the corpus has authored labels (the demo corpus), :func:`label_corpus` reports how well
-both agree with them.
+both agree with them. :func:`~value_spectrum.retrieval.label_writing.write_labels` writes the
+proposed labels into an imported corpus (``corpus label --write``).
 """
 
 from __future__ import annotations
