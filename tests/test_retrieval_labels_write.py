@@ -224,6 +224,15 @@ def test_write_labels_refuses_a_changed_corpus(corpus_dir: Path, tmp_path: Path)
     with pytest.raises(LabelWriteError, match="demo corpus"):
         write_labels("demo", report)
     assert (corpus_dir / CORPUS_FILE).read_bytes() == before
+    # a damaged provenance file is named, and nothing is written
+    (corpus_dir / CORPUS_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (corpus_dir / PROVENANCE_FILE).write_text("{not json", encoding="utf-8")
+    with pytest.raises(LabelWriteError, match=f"{PROVENANCE_FILE}: unreadable"):
+        write_labels(corpus_dir, report)
+    assert all(v.values is None for v in _cards(corpus_dir) if v.id != "family")
+    (corpus_dir / PROVENANCE_FILE).unlink()
+    result = write_labels(corpus_dir, report)
+    assert (result.written, result.kept_authored) == (5, 1)
 
 
 def test_proposed_labels_per_source() -> None:

@@ -157,8 +157,9 @@ def write_labels(
             "write labels into an imported corpus directory"
         )
     root = Path(corpus_dir)
-    corpus = read_corpus_dir(root)
     card_file, prov_file = root / CORPUS_FILE, root / PROVENANCE_FILE
+    original = card_file.read_text(encoding="utf-8") if card_file.is_file() else ""
+    corpus = read_corpus_dir(root)
     by_id = {it.id: it for it in report.items}
     if set(by_id) != set(corpus.ids):
         raise LabelWriteError(
@@ -222,13 +223,15 @@ def write_labels(
     }
     corpus_changes = counts["written"] + counts["cleared"] > 0
     changed = corpus_changes or previous is None or _settings(previous) != _settings(doc)
+    if corpus_changes and card_file.read_text(encoding="utf-8") != original:
+        raise LabelWriteError(f"{card_file}: changed while labelling; label again")
     if changed:
         # provenance first: a crash between the two leaves our labels unwritten, never
         # our labels unlisted (which would make them look authored)
         atomic_write_text(prov_file, json.dumps(doc, indent=1) + "\n")
     if corpus_changes:
         lines = []
-        for raw in card_file.read_text(encoding="utf-8").splitlines():
+        for raw in original.splitlines():
             if not raw.strip():
                 continue
             video = Video.model_validate_json(raw)
