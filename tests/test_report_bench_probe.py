@@ -18,7 +18,8 @@ from value_spectrum.values import VALUE_IDS
 
 def _invoke(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(build_app(), list(args))
-    return result.exit_code, result.output
+    # JSON goes to stdout; litellm may log to stderr, which CliRunner folds into .output
+    return result.exit_code, (result.stdout if result.exit_code == 0 else result.output)
 
 
 def test_bench_preference_reference_scores_all_values(tmp_path: Path) -> None:
