@@ -37,11 +37,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from value_spectrum.agents._memo import SizedMemo
 from value_spectrum.agents.chat import ChatRequest, ChatResponse, ToolCall
 from value_spectrum.records import Usage
 
@@ -58,34 +58,22 @@ the URLs are usually the very strings :func:`~value_spectrum.agents.observe.data
 _local = threading.local()
 """Per-thread open SQLite connections, keyed by (file, process id)."""
 
-_digests: OrderedDict[str, str] = OrderedDict()
-_digests_bytes = 0
-_digests_lock = threading.Lock()
+_digests: SizedMemo[str] = SizedMemo(IMAGE_DIGEST_MEMO_BYTES)
 
 
 def _hash_image_url(url: str) -> str:
-    global _digests_bytes
     if not url.startswith("data:"):
         return url
-    with _digests_lock:
-        hit = _digests.get(url)
-        if hit is not None:
-            _digests.move_to_end(url)
-            return hit
+    hit = _digests.get(url)
+    if hit is not None:
+        return hit
     head, _, data = url.partition(",")
     try:
         raw = base64.b64decode(data, validate=False)
     except (binascii.Error, ValueError):
         raw = data.encode()
     digest = f"{head},sha256:{hashlib.sha256(raw).hexdigest()}"
-    if len(url) <= IMAGE_DIGEST_MEMO_BYTES // 4:
-        with _digests_lock:
-            if url not in _digests:
-                _digests[url] = digest
-                _digests_bytes += len(url)
-                while _digests_bytes > IMAGE_DIGEST_MEMO_BYTES and _digests:
-                    old, _ = _digests.popitem(last=False)
-                    _digests_bytes -= len(old)
+    _digests.put(url, digest, len(url))
     return digest
 
 

@@ -20,11 +20,10 @@ from __future__ import annotations
 import base64
 import mimetypes
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from value_spectrum.agents._memo import SizedMemo
 from value_spectrum.records import Observation
 
 _MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif"}
@@ -32,9 +31,7 @@ _MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".web
 DATA_URL_MEMO_BYTES = 64 * 1024 * 1024
 """The most data-URL text kept in memory for reuse (least recently used dropped first)."""
 
-_memo: OrderedDict[tuple[str, int, int], str] = OrderedDict()
-_memo_bytes = 0
-_memo_lock = threading.Lock()
+_memo: SizedMemo[tuple[str, int, int]] = SizedMemo(DATA_URL_MEMO_BYTES)
 
 
 def data_url(path: str | Path) -> str:
@@ -43,25 +40,15 @@ def data_url(path: str | Path) -> str:
     Raises:
         OSError: the file cannot be read.
     """
-    global _memo_bytes
     p = Path(path)
     st = os.stat(p)
     key = (str(p), st.st_mtime_ns, st.st_size)
-    with _memo_lock:
-        hit = _memo.get(key)
-        if hit is not None:
-            _memo.move_to_end(key)
-            return hit
+    hit = _memo.get(key)
+    if hit is not None:
+        return hit
     mime = _MIME.get(p.suffix.lower()) or mimetypes.guess_type(p.name)[0] or "image/png"
     url = f"data:{mime};base64,{base64.b64encode(p.read_bytes()).decode('ascii')}"
-    if len(url) <= DATA_URL_MEMO_BYTES // 4:
-        with _memo_lock:
-            if key not in _memo:
-                _memo[key] = url
-                _memo_bytes += len(url)
-                while _memo_bytes > DATA_URL_MEMO_BYTES and _memo:
-                    _, old = _memo.popitem(last=False)
-                    _memo_bytes -= len(old)
+    _memo.put(key, url, len(url))
     return url
 
 
