@@ -1,5 +1,6 @@
 """Statistics for scoring: an L2-regularised logistic regression (Newton / IRLS), a seeded
-cluster bootstrap, and a few small helpers that keep "cannot compute" explicit as NaN.
+cluster bootstrap, summaries of proportions (Wilson intervals, Cohen's h, Fisher's exact test,
+Holm's step-down adjustment) and a few small helpers that keep "cannot compute" explicit as NaN.
 
 Everything takes its randomness from a ``numpy.random.Generator`` built from a seed.
 """
@@ -189,3 +190,92 @@ def nanmedian(xs: Sequence[float | None]) -> float | None:
     """Median of the finite entries, or None when there are none."""
     vals = [float(x) for x in xs if x is not None and math.isfinite(x)]
     return float(np.median(vals)) if vals else None
+
+
+# ---- proportions: intervals, effect sizes, tests -------------------------------------------
+@dataclass(frozen=True)
+class Proportion:
+    """``successes`` out of ``n`` with its Wilson score interval (all three NaN when n is 0)."""
+
+    successes: int
+    """Successes (likes, yes answers)."""
+    n: int
+    """Trials."""
+    rate: float
+    """successes / n (0-1)."""
+    low: float
+    """Lower bound of the Wilson interval (0-1)."""
+    high: float
+    """Upper bound (0-1)."""
+    level: float
+    """The interval's nominal coverage."""
+
+
+def wilson(successes: int, n: int, *, level: float = 0.95) -> Proportion:
+    """The Wilson score interval for a binomial proportion (scipy's ``binomtest``).
+
+    Wilson's interval keeps close to its nominal coverage down to a handful of trials and never
+    leaves [0, 1], unlike the normal ("Wald") interval. ``n == 0`` gives NaN bounds.
+
+    Raises:
+        ValueError: when ``successes`` is outside ``0..n`` or ``level`` outside (0, 1).
+    """
+    k, m = int(successes), int(n)
+    if m < 0 or k < 0 or k > m:
+        raise ValueError(f"successes must be within 0..n, got {k} of {m}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    if m == 0:
+        return Proportion(k, m, math.nan, math.nan, math.nan, level)
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, m).proportion_ci(confidence_level=level, method="wilson")
+    return Proportion(k, m, k / m, float(ci.low), float(ci.high), level)
+
+
+def cohens_h(p1: float, p2: float) -> float:
+    """Cohen's h between two proportions (0-1): ``2 asin sqrt(p1) - 2 asin sqrt(p2)``.
+
+    Conventional reading of |h|: 0.2 small, 0.5 medium, 0.8 large. NaN when either is NaN.
+
+    Raises:
+        ValueError: when a proportion is outside [0, 1].
+    """
+    if math.isnan(p1) or math.isnan(p2):
+        return math.nan
+    for p in (p1, p2):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"a proportion must be within [0, 1], got {p!r}")
+    return 2.0 * math.asin(math.sqrt(p1)) - 2.0 * math.asin(math.sqrt(p2))
+
+
+def fisher_exact_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided p-value of Fisher's exact test that two binomial proportions ``k1/n1`` and
+    ``k2/n2`` are equal (scipy's ``fisher_exact``); NaN when either sample is empty."""
+    if n1 <= 0 or n2 <= 0:
+        return math.nan
+    if not (0 <= k1 <= n1 and 0 <= k2 <= n2):
+        raise ValueError(f"successes must be within 0..n, got {k1}/{n1} and {k2}/{n2}")
+    from scipy.stats import fisher_exact
+
+    res = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative="two-sided")
+    return float(res.pvalue)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control), in input order.
+
+    The i-th smallest p (1-based rank i of m) becomes ``max_{j<=i} min(1, (m - j + 1) p_(j))``.
+    NaN entries stay NaN and do not count towards m. Reject at level a where adjusted p <= a.
+    """
+    ps = [float(p) for p in pvalues]
+    finite = [(p, i) for i, p in enumerate(ps) if not math.isnan(p)]
+    m = len(finite)
+    out = [math.nan] * len(ps)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(finite)):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"a p-value must be within [0, 1], got {p!r}")
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
