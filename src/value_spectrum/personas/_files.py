@@ -6,6 +6,7 @@ Shared by persona and instrument loading. Every message has the shape
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-try:  # the C loader is several times faster; fall back when libyaml is absent
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+from value_spectrum._yaml import MAX_EXPANDED_NODES, AliasBomb, BoundedSafeLoader
 
 _MAX_VALUE_CHARS = 60
+
+_repr = reprlib.Repr()
+_repr.maxlevel = 2
+_repr.maxstring = _MAX_VALUE_CHARS
+_repr.maxother = _MAX_VALUE_CHARS
+_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 4
 
 
 class DataFileError(ValueError):
@@ -31,8 +35,9 @@ def one_line(text: str) -> str:
 
 
 def show_value(value: object) -> str:
-    """``repr`` of a bad value, shortened so it never floods the terminal."""
-    text = one_line(repr(value))
+    """``repr`` of a bad value, shortened so it never floods the terminal. Only the first few
+    items of the first levels are rendered, so the cost is bounded whatever the value holds."""
+    text = one_line(_repr.repr(value))
     if len(text) > _MAX_VALUE_CHARS:
         text = text[: _MAX_VALUE_CHARS - 3] + "..."
     return text
@@ -62,7 +67,16 @@ def read_data(path: Path, error: type[DataFileError]) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read ({one_line(str(exc))})") from None
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        return yaml.load(text, Loader=BoundedSafeLoader)  # noqa: S506 - a SafeLoader
+    except AliasBomb as exc:
+        raise error(
+            f"{path}: refused: its aliases expand to more than {MAX_EXPANDED_NODES:,} values "
+            f"(at least {exc.nodes:,}; an alias bomb?)"
+        ) from None
+    except RecursionError:
+        raise error(f"{path}: refused: nested too deeply") from None
+    except ValueError as exc:  # a scalar the constructor cannot build (a 5,000-digit integer)
+        raise error(f"{path}: invalid YAML value: {show_value(one_line(str(exc)))}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
