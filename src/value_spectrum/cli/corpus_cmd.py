@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from value_spectrum.cli._console import (
     EXIT_OK,
@@ -52,6 +53,15 @@ def import_(
             "(0 keeps the original size).",
         ),
     ] = 1280,
+    max_pixels: Annotated[
+        int,
+        typer.Option(
+            "--max-pixels",
+            min=0,
+            help="Reject images and video frames with more pixels than this, before decoding "
+            "them (0: no limit).",
+        ),
+    ] = 40_000_000,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -84,6 +94,7 @@ def import_(
                 manifest=manifest,
                 workers=workers,
                 max_side=max_side or None,
+                max_pixels=max_pixels or None,
             )
         else:
             with err_console.status("importing ...") as status:
@@ -94,6 +105,7 @@ def import_(
                     manifest=manifest,
                     workers=workers,
                     max_side=max_side or None,
+                    max_pixels=max_pixels or None,
                     on_item=lambda p: status.update(f"importing {p}"),
                 )
     except ImportUsageError as exc:
@@ -103,9 +115,11 @@ def import_(
     else:
         for r in result.rejected:
             err_console.print(
-                f"[yellow]rejected[/] {r.path}: {r.reason}", highlight=False, soft_wrap=True
+                f"[yellow]rejected[/] {escape(r.path)}: {escape(r.reason)}",
+                highlight=False,
+                soft_wrap=True,
             )
-        where = f"into {out}" if result.imported else f"({out} left unchanged)"
+        where = f"into {escape(str(out))}" if result.imported else f"({escape(str(out))} left unchanged)"
         console.print(
             f"imported [bold]{len(result.imported)}[/] item(s) {where}; "
             f"rejected [bold]{len(result.rejected)}[/]",

@@ -150,19 +150,24 @@ def _seek_each(container: Any, stream: Any, targets: list[float]) -> list[Image.
     return images
 
 
-def sample_keyframes(path: Path, k: int = DEFAULT_KEYFRAMES) -> list[Image.Image]:
+def sample_keyframes(
+    path: Path, k: int = DEFAULT_KEYFRAMES, *, max_pixels: int | None = None
+) -> list[Image.Image]:
     """Decode ``k`` frames at uniformly spread times of the video at ``path``.
 
     Args:
         path: A video file (MP4, WebM, MOV, anything FFmpeg reads).
         k: How many frames.
+        max_pixels: Refuse a video whose frames have more pixels than this, before decoding
+            any (None: no limit).
 
     Returns:
         ``k`` RGB images in time order. A video with fewer distinct frames than ``k`` repeats
         frames rather than returning fewer.
 
     Raises:
-        MediaError: the file is missing, not a video, truncated, or has no decodable frame.
+        MediaError: the file is missing, not a video, truncated, has no decodable frame, or its
+            frames are larger than ``max_pixels``.
     """
     import av
 
@@ -175,6 +180,12 @@ def sample_keyframes(path: Path, k: int = DEFAULT_KEYFRAMES) -> list[Image.Image
         stream = _video_stream(container, path)
         if container.format.name in _STILL_FORMATS or container.format.name.endswith("_pipe"):
             raise MediaError(f"{path}: a still image ({container.format.name}), not a video")
+        width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+        if max_pixels is not None and width * height > max_pixels:
+            raise MediaError(
+                f"{path}: frames of {width} x {height} pixels are more than the "
+                f"{max_pixels:,}-pixel limit (shrink the video, or raise --max-pixels)"
+            )
         stream.thread_type = "AUTO"
         duration = _duration(container, stream)
         # frame times count from the stream's start, which is not always zero
