@@ -19,9 +19,9 @@ import numpy as np
 
 from value_spectrum.personas import Persona
 from value_spectrum.records import RunManifest
+from value_spectrum.runlog import labelled, write_labels, write_personas
 from value_spectrum.scoring.report import ScoringOptions, build_report
 from value_spectrum.scoring.revealed import circle_penalty, decision_table
-from value_spectrum.scoring.rundir import labelled, write_labels, write_personas
 from value_spectrum.scoring.stats import fit_logistic
 from value_spectrum.scoring.synthetic import planted_trajectory, synthetic_videos
 from value_spectrum.values import ValueProfile

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from value_spectrum.cli.app import build_app
 from value_spectrum.personas import Persona
 from value_spectrum.records import Outcome, Probe, ProbeAnswer, RunManifest
-from value_spectrum.scoring.rundir import read_labels, write_labels, write_personas
+from value_spectrum.runlog import read_labels, write_labels, write_personas
 from value_spectrum.scoring.synthetic import planted_trajectory, synthetic_videos
 from value_spectrum.values import VALUE_IDS, ValueProfile
 

@@ -13,9 +13,9 @@ from PIL import Image
 
 from value_spectrum.personas import Persona
 from value_spectrum.records import Outcome, RunManifest
+from value_spectrum.runlog import write_labels, write_personas
 from value_spectrum.scoring.html import render_html, write_html
 from value_spectrum.scoring.report import ScoringOptions, build_report
-from value_spectrum.scoring.rundir import write_labels, write_personas
 from value_spectrum.scoring.synthetic import planted_trajectory, synthetic_videos
 from value_spectrum.values import ValueProfile
 

@@ -11,10 +11,10 @@ import pytest
 
 from _sim_fakes import BrokenViewer, CostlyViewer, reference_factory, services, tiny_corpus
 from value_spectrum.records import RunManifest, Trajectory
+from value_spectrum.runlog import RunDirError, RunLog
 from value_spectrum.runner.config import RunConfig
 from value_spectrum.runner.export import COLUMNS, export_rows, export_text
 from value_spectrum.runner.local import run_batch
-from value_spectrum.runner.rundir import RunDir, RunDirError
 
 
 def cfg(out: Path, **kw) -> RunConfig:
@@ -99,14 +99,14 @@ def test_max_cost_stops_cleanly_and_the_rerun_finishes(tmp_path: Path) -> None:
     assert 0.10 <= s.cost_usd_this_run < 0.10 + 0.01 * 2
     assert s.sessions_pending > 0
     assert s.sessions_finished >= 1
-    assert all(t.status == "finished" and len(t.steps) == 6 for t in RunDir(tmp_path / "r").iter_sessions())
+    assert all(t.status == "finished" and len(t.steps) == 6 for t in RunLog(tmp_path / "r").iter_sessions())
     rest = run(cfg(tmp_path / "r", concurrency=1), factory)  # no budget now: finish the rest
     assert rest.stopped is None
     assert rest.sessions_finished == 4
     assert rest.sessions_resumed >= 1
     assert rest.decisions == 24
     assert s.decisions_this_run + rest.decisions_this_run == 24  # nothing redone, nothing lost
-    turns = [[st.turn for st in t.steps] for t in RunDir(tmp_path / "r").iter_sessions()]
+    turns = [[st.turn for st in t.steps] for t in RunLog(tmp_path / "r").iter_sessions()]
     assert turns == [list(range(6))] * 4
 
 
@@ -155,7 +155,7 @@ def test_export_has_one_row_per_decision(tmp_path: Path) -> None:
     assert set(rows[0]) == set(COLUMNS)
     assert {r["outcome"] for r in rows} <= {"like", "skip"}
     assert {(r["session_id"], r["turn"]) for r in rows} == {
-        (t.session_id, st.turn) for t in RunDir(tmp_path / "r").iter_sessions() for st in t.steps}
+        (t.session_id, st.turn) for t in RunLog(tmp_path / "r").iter_sessions() for st in t.steps}
     lines = export_text(tmp_path / "r", "jsonl").splitlines()
     assert len(lines) == 24
     assert json.loads(lines[0])["model"] == "reference"
@@ -170,7 +170,7 @@ def test_plain_strategy_runs_one_pseudo_persona(tmp_path: Path) -> None:
 
 def test_replay_feed_is_shared_across_personas(tmp_path: Path) -> None:
     run(cfg(tmp_path / "r", feed="replay", models=("reference",)))
-    by_id = {t.session_id: [s.video_id for s in t.steps] for t in RunDir(tmp_path / "r").iter_sessions()}
+    by_id = {t.session_id: [s.video_id for s in t.steps] for t in RunLog(tmp_path / "r").iter_sessions()}
     assert by_id["carer--reference--000"] == by_id["climber--reference--000"]
     assert by_id["carer--reference--000"] != by_id["carer--reference--001"]
 
@@ -192,7 +192,7 @@ def test_a_newer_record_format_is_refused_not_redone(tmp_path: Path) -> None:
 def test_questionnaire_probes_are_recorded(tmp_path: Path) -> None:
     s = run(cfg(tmp_path / "r", probe_every=3, sessions=1))
     assert s.sessions_finished == 2
-    for t in RunDir(tmp_path / "r").iter_sessions():
+    for t in RunLog(tmp_path / "r").iter_sessions():
         assert [p.after_turn for p in t.probes] == [3, 6]
         assert all(a.rating is not None for p in t.probes for a in p.answers)
         assert len(t.probes[0].answers) >= 10
@@ -215,7 +215,7 @@ def test_injected_faults_keep_every_decision_with_its_outcome(tmp_path: Path) ->
     assert sum(s.outcomes.values()) == 5
     assert 500 in statuses
     assert 429 in statuses
-    (t,) = RunDir(tmp_path / "r").iter_sessions()
+    (t,) = RunLog(tmp_path / "r").iter_sessions()
     assert [st.turn for st in t.steps] == list(range(5))
     for st in t.steps:
         assert st.outcome.value in {"skip", "error", "unparseable"}

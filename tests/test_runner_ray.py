@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from value_spectrum.runlog import RunLog
 from value_spectrum.runner.config import RunConfig
 from value_spectrum.runner.local import run_batch
 from value_spectrum.runner.plan import build_plan
 from value_spectrum.runner.ray_executor import RAY_MISSING, run_session_job
-from value_spectrum.runner.rundir import RunDir
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 PERSONAS = ("archetype_benevolence", "archetype_power")
@@ -23,7 +23,7 @@ def test_task_body_writes_the_same_record_as_the_local_executor(tmp_path: Path) 
     local = RunConfig(personas=PERSONAS, steps=4, out=tmp_path / "local", record_latency=False)
     asyncio.run(run_batch(local))
     ray_cfg = RunConfig(**{**local.model_dump(), "out": tmp_path / "ray", "executor": "ray"})
-    RunDir(tmp_path / "ray").sessions_path.mkdir(parents=True)
+    RunLog(tmp_path / "ray").sessions_path.mkdir(parents=True)
     for spec in build_plan(ray_cfg, PERSONAS):
         result = run_session_job(ray_cfg.model_dump_json(), asdict(spec), str(tmp_path / "ray"))
         assert result["session_id"] == spec.session_id

@@ -17,8 +17,8 @@ import pytest
 from value_spectrum.agents.reference import ReferenceViewer
 from value_spectrum.personas import load_builtin_personas
 from value_spectrum.records import Observation, RunManifest, Step, Trajectory, Video
+from value_spectrum.runlog import write_labels, write_personas
 from value_spectrum.scoring.report import ScoringOptions, build_report
-from value_spectrum.scoring.rundir import write_labels, write_personas
 from value_spectrum.scoring.synthetic import synthetic_videos
 from value_spectrum.values import VALUE_IDS
 

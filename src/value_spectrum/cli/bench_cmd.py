@@ -15,7 +15,6 @@ value, abstains (refused, unparseable, error) kept apart, beside the paper's fig
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import re
@@ -161,10 +160,9 @@ def run_preference_benchmark(
     from value_spectrum.agents import make_viewer
     from value_spectrum.personas import get_persona
     from value_spectrum.retrieval.corpus import load_corpus
+    from value_spectrum.runlog import RunLog
     from value_spectrum.runner.manifest import git_revision, package_versions
-    from value_spectrum.runner.rundir import write_atomic
     from value_spectrum.scoring.preference import BENCHMARK, VALUE_KEY
-    from value_spectrum.scoring.rundir import write_labels, write_personas
 
     persona = get_persona(persona_id) if persona_id else None
     corpus = load_corpus(corpus_spec)
@@ -184,14 +182,11 @@ def run_preference_benchmark(
         "strategy": strategy,
         "seed": seed,
     }
-    sessions_dir = out / "sessions"
-    manifest_path = out / "manifest.json"
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: not a folder; choose another --out")
-    if not manifest_path.is_file() and out.is_dir() and any(out.iterdir()):
-        raise ValueError(f"{out}: a folder with files but no run in it (no manifest.json); choose another --out")
-    if manifest_path.is_file():
-        old = json.loads(manifest_path.read_text(encoding="utf-8")).get("config", {})
+    log = RunLog(out)
+    if not log.exists():
+        log.check_can_create()
+    else:
+        old = dict(log.read_manifest().config)
         old.pop("gateway", None)
         if old != config:
             diff = [k for k in config if old.get(k) != config[k]]
@@ -208,7 +203,7 @@ def run_preference_benchmark(
         )
     slug = _slug(model)
     todo = {
-        v: vids for v, vids in chosen.items() if not (sessions_dir / f"{v}-{slug}.json").is_file()
+        v: vids for v, vids in chosen.items() if not log.session_path(f"{v}-{slug}").is_file()
     }
     manifest = RunManifest(
         run_id=out.name,
@@ -222,17 +217,15 @@ def run_preference_benchmark(
         seeds=(seed,),
         prompt_strategy=strategy,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    if not manifest_path.is_file():
-        write_atomic(manifest_path, manifest.model_dump_json(indent=1))
+    if not log.exists():
+        log.create(manifest)
     asked = [video for vids in chosen.values() for video in vids]
     keyframes = {}
     if model != "reference" and modality == "frames":
         keyframes = {video.id: [str(p) for p in corpus.keyframe_paths(video)] for video in asked}
     unique = {video.id: video for video in asked}
-    write_labels(out, unique.values(), corpus=corpus.describe(), keyframes=keyframes)
-    if persona is not None:
-        write_personas(out, [persona])
+    log.write_labels(unique.values(), corpus=corpus.describe(), keyframes=keyframes)
+    log.write_personas([] if persona is None else [persona])
     steps = asyncio.run(
         _ask_all(viewer, persona, todo, corpus, modality, concurrency, model != "reference")
     )
@@ -248,7 +241,7 @@ def run_preference_benchmark(
             steps=tuple(value_steps),
             extra={VALUE_KEY: v, "items": how},
         )
-        write_atomic(sessions_dir / f"{traj.session_id}.json", traj.model_dump_json(indent=1))
+        log.write_session(traj)
     return out
 
 
@@ -355,7 +348,9 @@ def preference(
 
     rep = build_report(run_dir, ScoringOptions(n_boot=0))
     if as_json:
-        how = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["config"]["items"]
+        from value_spectrum.runlog import RunLog
+
+        how = str(RunLog(run_dir).read_manifest().config.get("items", ""))
         print_json(preference_json(rep, items=how))
         return
     from value_spectrum.scoring.tables import preference_table

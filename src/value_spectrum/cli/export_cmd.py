@@ -20,8 +20,8 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout (required for parquet).")] = None,
 ) -> None:
     """Export every decision of a run as tidy rows (pandas: `pd.read_json(f, lines=True)`)."""
+    from value_spectrum.runlog import RunDirError
     from value_spectrum.runner.export import export_rows, write_rows
-    from value_spectrum.runner.rundir import RunDirError
 
     if fmt is None:
         suffix = output.suffix.lower() if output is not None else ""

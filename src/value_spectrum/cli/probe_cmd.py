@@ -59,7 +59,6 @@ def run_probe_session(
     from value_spectrum.runner.config import GatewayConfig, RunConfig
     from value_spectrum.runner.local import run_batch
     from value_spectrum.runner.services import Services
-    from value_spectrum.scoring.rundir import write_labels, write_personas
 
     inst = load_instrument(instrument)
     config = RunConfig(
@@ -82,10 +81,7 @@ def run_probe_session(
 
     services = Services(config, probe=probe)
     summary = asyncio.run(run_batch(config, services=services))
-    run_dir = Path(summary.run_dir)
-    write_labels(run_dir, services.corpus, corpus=services.corpus.describe())
-    write_personas(run_dir, services.personas)
-    return run_dir
+    return Path(summary.run_dir)
 
 
 def _probe_json(group: Any, run_dir: Path) -> dict[str, Any]:

@@ -181,9 +181,9 @@ def simulate(
     from rich.logging import RichHandler
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from value_spectrum.runlog import RunDirError
     from value_spectrum.runner.config import RunConfig
     from value_spectrum.runner.local import run_batch
-    from value_spectrum.runner.rundir import RunDirError
     from value_spectrum.runner.services import Services
 
     logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=err_console, show_path=False)], format="%(message)s")

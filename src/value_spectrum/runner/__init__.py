@@ -2,5 +2,5 @@
 
 Import submodules directly: :mod:`value_spectrum.runner.config` (``RunConfig``),
 :mod:`value_spectrum.runner.local` (``run_batch``, ``BatchRunner``),
-:mod:`value_spectrum.runner.rundir` (``RunDir``), :mod:`value_spectrum.runner.export`.
+:mod:`value_spectrum.runlog` (``RunLog``, the run directory), :mod:`value_spectrum.runner.export`.
 """

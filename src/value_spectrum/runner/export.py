@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from value_spectrum.records import Trajectory
-from value_spectrum.runner.rundir import RunDir, RunDirError
+from value_spectrum.runlog import RunLog, atomic_open, atomic_path
 
 ExportFormat = Literal["jsonl", "csv", "parquet"]
 """Output formats."""
@@ -63,17 +63,18 @@ def export_rows(run_dir: str | Path) -> Iterator[dict[str, Any]]:
     """Every decision of every finished session, sessions in file-name order.
 
     Raises:
-        RunDirError: not a run directory.
+        RunDirError: not a run directory, or a record of another format version.
     """
-    rundir = RunDir(Path(run_dir))
-    if not rundir.exists() and not rundir.sessions_path.is_dir():
-        raise RunDirError(f"{run_dir}: not a run directory (no manifest.json, no sessions/)")
-    for t in rundir.iter_sessions():
+    log = RunLog(Path(run_dir))
+    log.require_run()
+    for t in log.iter_sessions():
         yield from trajectory_rows(t)
 
 
 def write_rows(rows: Iterator[dict[str, Any]], fmt: ExportFormat, out: TextIO | Path) -> int:
     """Write rows as JSONL or CSV to a text stream, or as Parquet to a path; returns the count.
+
+    A path is written atomically: a killed export leaves the previous file whole.
 
     Raises:
         ValueError: parquet without a file path, or an unknown format.
@@ -84,10 +85,13 @@ def write_rows(rows: Iterator[dict[str, Any]], fmt: ExportFormat, out: TextIO | 
         import pandas as pd
 
         frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
-        frame.to_parquet(out, index=False)
+        with atomic_path(out) as tmp:
+            frame.to_parquet(tmp, index=False)
         return len(frame)
     if isinstance(out, Path):
-        with out.open("w", encoding="utf-8", newline="") as fh:
+        if fmt not in ("jsonl", "csv"):
+            raise ValueError(f"unknown export format {fmt!r}; choose jsonl, csv or parquet")
+        with atomic_open(out, newline="") as fh:
             return write_rows(rows, fmt, fh)
     n = 0
     if fmt == "jsonl":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import time
 from pathlib import Path
@@ -20,10 +19,10 @@ from typing import Any, Protocol
 
 from value_spectrum.graphs.driver import SessionMeta, load_checkpoint, run_session
 from value_spectrum.records import Step, Trajectory
+from value_spectrum.runlog import RunDirError, RunLog
 from value_spectrum.runner.config import RunConfig
 from value_spectrum.runner.manifest import build_manifest, run_name
 from value_spectrum.runner.plan import SessionSpec, build_plan
-from value_spectrum.runner.rundir import RunDir, RunDirError
 from value_spectrum.runner.services import Services
 from value_spectrum.runner.summary import RunSummary
 
@@ -73,20 +72,16 @@ def session_meta(config: RunConfig, spec: SessionSpec, extra: dict[str, Any]) ->
 
 def prepare_run_dir(
     config: RunConfig, services: Services, specs: tuple[SessionSpec, ...], *, force_new: bool = False
-) -> RunDir:
+) -> RunLog:
     """Create the run directory and its manifest, or check an existing one against the config.
 
     Raises:
         RunDirError: the directory holds a run with a different config or corpus (the message
             lists the differences and the ways out).
     """
-    rundir = RunDir(default_run_dir(config))
+    rundir = RunLog(default_run_dir(config))
     if rundir.exists() and force_new:
-        n = 1
-        while rundir.path.with_name(f"{rundir.path.name}.old-{n}").exists():
-            n += 1
-        aside = rundir.path.with_name(f"{rundir.path.name}.old-{n}")
-        os.replace(rundir.path, aside)
+        aside = rundir.move_aside()
         logger.warning("moved the previous run in %s to %s (--force-new)", rundir.path, aside)
     corpus_info = services.corpus.describe()
     if rundir.exists():
@@ -102,16 +97,8 @@ def prepare_run_dir(
             )
         _write_side_files(rundir, services, corpus_info, only_missing=True)
         return rundir
-    if rundir.path.exists() and not rundir.path.is_dir():
-        raise RunDirError(f"{rundir.path}: not a folder; pass --out NEW_DIR")
-    if rundir.path.is_dir() and any(rundir.path.iterdir()):
-        raise RunDirError(
-            f"{rundir.path}: a folder with files but no run in it (no manifest.json); "
-            "pass --out NEW_DIR (an empty or missing folder)"
-        )
-    rundir.path.mkdir(parents=True, exist_ok=True)
-    rundir.sessions_path.mkdir(exist_ok=True)
-    rundir.write_manifest(
+    rundir.check_can_create()
+    rundir.create(
         build_manifest(
             config,
             run_id=rundir.path.name,
@@ -126,20 +113,13 @@ def prepare_run_dir(
 
 
 def _write_side_files(
-    rundir: RunDir, services: Services, corpus_info: dict[str, Any], *, only_missing: bool
+    rundir: RunLog, services: Services, corpus_info: dict[str, Any], *, only_missing: bool
 ) -> None:
     """``labels.json`` and ``personas.json``, which scoring reads (sessions hold only ids)."""
-    from value_spectrum.scoring.rundir import (
-        LABELS_FILE,
-        PERSONAS_FILE,
-        write_labels,
-        write_personas,
-    )
-
-    if not (only_missing and (rundir.path / LABELS_FILE).is_file()):
-        write_labels(rundir.path, services.corpus, corpus=corpus_info)
-    if not (only_missing and (rundir.path / PERSONAS_FILE).is_file()):
-        write_personas(rundir.path, services.personas)
+    if not (only_missing and rundir.labels_path.is_file()):
+        rundir.write_labels(services.corpus, corpus=corpus_info, root=services.corpus.root)
+    if not (only_missing and rundir.personas_path.is_file()):
+        rundir.write_personas(services.personas)
 
 
 class BatchRunner:
@@ -253,7 +233,7 @@ class BatchRunner:
         spec: SessionSpec,
         graph: Any,
         saver: Any,
-        rundir: RunDir,
+        rundir: RunLog,
         finished: dict[str, Trajectory],
         summary: RunSummary,
     ) -> None:

@@ -22,9 +22,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from value_spectrum.runlog import RunLog
 from value_spectrum.runner.config import RunConfig
 from value_spectrum.runner.plan import SessionSpec, build_plan
-from value_spectrum.runner.rundir import CHECKPOINT_DIR, RunDir
 from value_spectrum.runner.services import Services
 from value_spectrum.runner.summary import RunSummary
 
@@ -55,8 +55,8 @@ async def _run_job(config_json: str, spec: SessionSpec, run_dir: str) -> dict[st
     from value_spectrum.runner.local import session_meta
 
     services = _worker_services(config_json)
-    rundir = RunDir(Path(run_dir))
-    db = rundir.path / CHECKPOINT_DIR / f"{spec.session_id}.sqlite"
+    rundir = RunLog(Path(run_dir))
+    db = rundir.checkpoint_dir / f"{spec.session_id}.sqlite"
     db.parent.mkdir(parents=True, exist_ok=True)
     async with sqlite_checkpointer(db) as saver:
         graph = build_session_graph(saver)

@@ -158,8 +158,10 @@ def render_html(report: Report) -> str:
 
 
 def write_html(report: Report, path: str | Path) -> Path:
-    """Render ``report`` and write it to ``path`` (parents created)."""
+    """Render ``report`` and write it to ``path`` atomically (parents created; a killed write
+    leaves the previous page whole)."""
+    from value_spectrum.runlog import write_atomic
+
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(report), encoding="utf-8")
+    write_atomic(out, render_html(report))
     return out

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -289,20 +288,14 @@ def build_report(
     options: ScoringOptions | None = None,
     *,
     examples: int = 12,
-    labels: Mapping[str, LabelledVideo] | None = None,
 ) -> Report:
-    """Read ``run_dir`` and score everything in it.
-
-    ``labels`` is used only when the run directory has no ``labels.json`` (e.g. the caller
-    reopened the corpus named in the manifest and checked its content hash).
+    """Read ``run_dir`` and score everything in it; nothing outside the run directory is read.
 
     Raises:
         RunDirError: the directory is not a run directory or a side file is malformed.
     """
     opts = options or ScoringOptions()
     run = read_run(run_dir)
-    if not run.labels and labels:
-        run = replace(run, labels=dict(labels))
     groups: dict[tuple[str, str], list[Trajectory]] = defaultdict(list)
     for t in run.sessions:
         groups[(t.persona_id, t.model)].append(t)
