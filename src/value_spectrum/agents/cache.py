@@ -10,6 +10,12 @@ Hashing an image means decoding its base64 and hashing the bytes (milliseconds f
 frame); the digest of each data URL is memoized in process, keyed by the URL string, so the same
 keyframe shown to many personas is hashed once. The key itself is unchanged by the memo.
 
+The cache is optional: a file that is not a database (or is damaged) is moved aside as
+``responses.sqlite.damaged-<time>`` with one warning naming it, and a fresh cache is started; a
+cache that cannot be opened or written at all (a full disk, a read-only folder) is switched off
+with one warning, and the run goes on asking the model. The file and its folder are owner-only:
+they hold every prompt and reply.
+
 Each thread of each process keeps one open connection per cache file (opening and closing one
 per lookup and per store cost about a millisecond each) with ``synchronous=NORMAL``: in WAL mode
 a commit is then safe against a crash of the program, and only a power loss can drop the last
@@ -41,6 +47,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from value_spectrum._private import SQLITE_SIDECARS, private_dir, private_file
 from value_spectrum.agents._memo import SizedMemo
 from value_spectrum.agents.chat import ChatRequest, ChatResponse, ToolCall
 from value_spectrum.records import Usage
@@ -116,18 +123,74 @@ def cacheable(request: ChatRequest) -> bool:
     return request.temperature == 0
 
 
+_DAMAGED = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+"""SQLite error names meaning the file itself is bad (rather than busy, full or read-only)."""
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorname", "") in _DAMAGED or type(exc) is sqlite3.DatabaseError
+
+
 class ResponseCache:
-    """A SQLite-backed cache of chat responses in ``directory/responses.sqlite``."""
+    """A SQLite-backed cache of chat responses in ``directory/responses.sqlite``.
+
+    Never raises for the file's state: a damaged file is moved aside and replaced, an unusable
+    one switches the cache off (:attr:`enabled` False), each with one warning.
+    """
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / "responses.sqlite"
+        self.enabled = True
+        """False once the cache was switched off; lookups then miss and stores do nothing."""
+        try:
+            private_dir(self.directory)
+            private_file(self.path)
+            self._create()
+        except sqlite3.Error as exc:
+            if not _damaged(exc):
+                self._switch_off(exc)
+                return
+            aside = self._move_aside()
+            logger.warning(
+                "response cache %s is not a usable database (%s); moved it to %s and started an "
+                "empty cache (delete the old file when you no longer need it)",
+                self.path, exc, aside,
+            )
+            try:
+                private_file(self.path)
+                self._create()
+            except (OSError, sqlite3.Error) as again:
+                self._switch_off(again)
+        except OSError as exc:
+            self._switch_off(exc)
+
+    def _create(self) -> None:
         with closing(self._connect()) as db, db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, created REAL, body TEXT)"
             )
+            db.execute("SELECT key, body FROM responses LIMIT 0")  # the columns this version uses
+
+    def _move_aside(self) -> Path:
+        """Rename the bad file (and its SQLite side files) out of the way; the new name."""
+        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", *SQLITE_SIDECARS):
+            with contextlib.suppress(FileNotFoundError):  # another process may have moved it
+                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+        return aside
+
+    def _switch_off(self, exc: BaseException) -> None:
+        """Stop using the cache for the rest of this process, with one warning."""
+        if self.enabled:
+            logger.warning(
+                "response cache %s cannot be used (%s); continuing without a cache "
+                "(free disk space, fix the folder's permissions, or pass --no-cache)",
+                self.path, " ".join(str(exc).split()),
+            )
+        self.enabled = False
+        self._drop()
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
@@ -160,12 +223,13 @@ class ResponseCache:
 
         ``key``: the request's :func:`request_key`, when the caller has it already.
         """
+        if not self.enabled:
+            return None
         key = key or request_key(model, api_base, request)
         try:
             row = self._db().execute("SELECT body FROM responses WHERE key = ?", (key,)).fetchone()
         except sqlite3.Error as exc:
-            self._drop()
-            logger.warning("response cache %s unreadable: %s", self.path, exc)
+            self._failed(exc)
             return None
         if row is None:
             return None
@@ -187,6 +251,8 @@ class ResponseCache:
         self, model: str, api_base: str | None, request: ChatRequest, response: ChatResponse, *, key: str | None = None
     ) -> None:
         """Store a response (replacing any older one under the same key; ``key`` as in :meth:`get`)."""
+        if not self.enabled:
+            return
         key = key or request_key(model, api_base, request)
         body = {
             "text": response.text,
@@ -201,8 +267,16 @@ class ResponseCache:
                 (key, model, time.time(), json.dumps(body, ensure_ascii=False)),
             )
         except sqlite3.Error as exc:
-            self._drop()
-            logger.warning("response cache %s: write failed: %s", self.path, exc)
+            self._failed(exc)
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        """A lookup or store failed: a busy database is skipped this once (the model is asked);
+        anything else (damaged, full, read-only) switches the cache off with one warning."""
+        self._drop()
+        if getattr(exc, "sqlite_errorname", "") in {"SQLITE_BUSY", "SQLITE_LOCKED"}:
+            logger.info("response cache %s busy: %s", self.path, exc)
+            return
+        self._switch_off(exc)
 
     def __len__(self) -> int:
         with closing(self._connect()) as db:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from value_spectrum._private import private_file
 from value_spectrum.agents.base import SearchTool, Viewer
 from value_spectrum.agents.chat import StreamingChatModel
 from value_spectrum.graphs.chat import ChatContext, ChatState, build_chat_graph, user_turn
@@ -100,7 +101,7 @@ class ChatSession:
         import aiosqlite
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.db_path)  # threads hold whole conversations: owner-only
         self._conn = await aiosqlite.connect(str(self.db_path))
         self._graph = build_chat_graph(AsyncSqliteSaver(self._conn))
 
@@ -222,10 +223,12 @@ class ChatSession:
         }
 
     async def save(self, path: Path) -> Path:
-        """Write :meth:`transcript` as JSON (atomically)."""
+        """Write :meth:`transcript` as JSON (atomically, readable by the owner only)."""
         data = json.dumps(await self.transcript(), indent=2, ensure_ascii=False)
         tmp = path.with_name(path.name + ".tmp")
         path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.unlink(missing_ok=True)
+        private_file(tmp)
         tmp.write_text(data + "\n", encoding="utf-8")
         tmp.replace(path)
         return path

@@ -1,0 +1,51 @@
+"""Owner-only files and folders for the stores that hold prompts, replies and transcripts.
+
+Checkpoint databases, the response cache and chat threads hold everything a model was shown and
+said; other local users must not read them. SQLite creates a database's ``-wal``, ``-shm`` and
+``-journal`` files with the database file's own mode, so creating the database owner-only (before
+SQLite opens it) is enough for those too; existing ones from older versions are tightened.
+Depends on nothing in the package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+FILE_MODE = 0o600
+"""Read and write for the owner only."""
+DIR_MODE = 0o700
+"""Owner only: other users cannot even list or enter the folder."""
+
+SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+"""Files SQLite keeps next to a database."""
+
+
+def private_dir(path: str | Path) -> Path:
+    """Create ``path`` (and missing parents) and make the folder itself owner-only.
+
+    Parents that already existed keep their mode (``~/.cache`` is not ours to change); parents
+    created here are owner-only too.
+    """
+    p = Path(path)
+    missing = [q for q in (p, *p.parents) if not q.exists()]
+    p.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    for q in (p, *missing):
+        with contextlib.suppress(OSError):  # a folder we may use but do not own
+            os.chmod(q, DIR_MODE)
+    return p
+
+
+def private_file(path: str | Path) -> Path:
+    """Make ``path`` an owner-only file (created empty when missing, in an owner-only folder)
+    and tighten any SQLite side files next to it."""
+    p = Path(path)
+    if not p.parent.exists():
+        private_dir(p.parent)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    os.close(fd)
+    for q in (p, *(p.with_name(p.name + s) for s in SQLITE_SIDECARS)):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            os.chmod(q, FILE_MODE)
+    return p
