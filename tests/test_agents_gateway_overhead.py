@@ -8,6 +8,8 @@ import hashlib
 import os
 from pathlib import Path
 
+import pytest
+
 from value_spectrum.agents import cache as cache_mod
 from value_spectrum.agents.cache import request_key
 from value_spectrum.agents.chat import ChatRequest
@@ -77,7 +79,8 @@ def test_cache_connections_are_per_thread_and_shared_by_the_file(tmp_path: Path)
     assert len(ResponseCache(tmp_path)) == 1
 
 
-def test_a_priced_model_answering_behind_a_free_deployment_is_still_priced(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("direct", [False, True], ids=["router", "direct"])
+def test_a_priced_model_answering_behind_a_free_deployment_is_still_priced(monkeypatch, direct) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
     from value_spectrum.agents.testing import server as srv
@@ -91,20 +94,21 @@ def test_a_priced_model_answering_behind_a_free_deployment_is_still_priced(monke
 
     monkeypatch.setattr(srv._Handler, "_completion", as_gpt_4o_mini)
     with srv.TestServer() as server:
-        gw = Gateway("openai/proxy-alias-xyz", api_base=server.base_url, cache=False)
+        gw = Gateway("openai/proxy-alias-xyz", api_base=server.base_url, cache=False, direct=direct)
         proxied = asyncio.run(gw.complete(ChatRequest(messages=({"role": "user", "content": "hi"},))))
-    assert gw._free == {"openai/proxy-alias-xyz"}
+    assert gw._free == (set() if direct else {"openai/proxy-alias-xyz"})
     assert proxied.model == "gpt-4o-mini"
     assert proxied.usage.cost_usd > 0
 
 
-def test_the_self_hosted_model_itself_costs_nothing() -> None:
+@pytest.mark.parametrize("direct", [False, True], ids=["router", "direct"])
+def test_the_self_hosted_model_itself_costs_nothing(direct: bool) -> None:
     import asyncio
 
     from value_spectrum.agents.testing.server import TestServer
 
     with TestServer() as server:
-        gw = Gateway("openai/local-vlm-abc", api_base=server.base_url, cache=False)
+        gw = Gateway("openai/local-vlm-abc", api_base=server.base_url, cache=False, direct=direct)
         reply = asyncio.run(gw.complete(ChatRequest(messages=({"role": "user", "content": "hi"},))))
     assert reply.usage.prompt_tokens > 0
     assert reply.usage.cost_usd == 0.0

@@ -72,6 +72,16 @@ class ChatResponse:
 class ModelError(RuntimeError):
     """No reply after retries (provider error, timeout, rate limit, exhausted script)."""
 
+    status: int | None = None
+    """The HTTP status of the provider's last answer, when there was one."""
+
+
+class ModalityMismatch(ModelError):
+    """The model rejects content of the modality it was shown (images to a text-only model).
+
+    Every further request of that kind to the same model fails at once with this error; the
+    message names the model and the fix (``--modality caption``)."""
+
 
 class ModelRefusal(ModelError):
     """The provider blocked the request or the reply (a content filter): recorded as ``refused``."""

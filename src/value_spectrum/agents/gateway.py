@@ -1,6 +1,13 @@
-"""The model gateway: any litellm model behind one :class:`~value_spectrum.agents.chat.ChatModel`.
+"""The model gateway: any model behind one :class:`~value_spectrum.agents.chat.ChatModel`.
 
-Retries with backoff (429, 5xx, timeouts, malformed bodies), timeouts, fallbacks and per-model
+Two transports, one behaviour. An OpenAI-compatible endpoint (``openai/...``,
+``hosted_vllm/...``, or a bare name with ``api_base``) is called directly through the official
+``openai`` client (:mod:`value_spectrum.agents.direct`: its retries, timeouts and connection
+pool, our rate limits where asked), which costs about a quarter of litellm's CPU per call. Every
+other provider goes through litellm's ``Router``. Whichever answers, the request sent, the cache
+key, the usage and the recorded outcome are the same; ``direct=False`` forces the Router.
+
+On the Router path, retries with backoff (429, 5xx, timeouts, malformed bodies), timeouts, fallbacks and per-model
 rate limits are litellm's ``Router``'s, configured here, not a loop of ours:
 
 * ``num_retries`` retries of server errors and timeouts; ``rate_limit_retries`` retries of 429s
@@ -38,8 +45,17 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from value_spectrum.agents import formats
 from value_spectrum.agents.cache import ResponseCache, cacheable, request_key
-from value_spectrum.agents.chat import ChatRequest, ChatResponse, ModelError, ModelRefusal, ToolCall
+from value_spectrum.agents.chat import (
+    ChatRequest,
+    ChatResponse,
+    ModalityMismatch,
+    ModelError,
+    ModelRefusal,
+    ToolCall,
+)
+from value_spectrum.agents.formats import ResponseFormat
 from value_spectrum.records import Usage
 
 logger = logging.getLogger(__name__)
@@ -140,7 +156,12 @@ class Gateway:
         cache_dir: where the cache lives (default: the user cache's ``responses`` folder).
         structured: force (True) or forbid (False) JSON-schema ``response_format``; None asks
             ``litellm.supports_response_schema``.
-        params: extra litellm completion parameters (e.g. ``{"top_p": 1}``).
+        response_format: auto | json_schema | json_object | text: the structured-output mode
+            (auto: JSON schema unless litellm's map says the model has none, then down
+            :data:`~value_spectrum.agents.formats.MODES` on a rejection, remembered for the run).
+        direct: call an OpenAI-compatible endpoint through the ``openai`` client (None: when
+            the model string names one; False: always litellm's Router).
+        params: extra completion parameters (e.g. ``{"top_p": 1}``).
     """
 
     def __init__(
@@ -159,6 +180,8 @@ class Gateway:
         cache: bool = True,
         cache_dir: str | Path | None = None,
         structured: bool | None = None,
+        response_format: ResponseFormat = "auto",
+        direct: bool | None = None,
         params: dict[str, Any] | None = None,
     ) -> None:
         if not model or not model.strip():
@@ -182,7 +205,19 @@ class Gateway:
         self.fallbacks = tuple(fallbacks)
         self.params = dict(params or {})
         self._structured = structured
+        if response_format not in ("auto", *formats.MODES):
+            raise ValueError(f"response_format must be auto, {', '.join(formats.MODES)} (got {response_format!r})")
+        self.response_format = response_format
         self._schema_support: bool | None = None
+        self._mode: str | None = None  # the structured-output mode in use (formats.MODES)
+        self.modality_problem: str | None = None  # set once the endpoint rejected images
+        self._locks: dict[int, Any] = {}
+        names = [model, *fallbacks]
+        from value_spectrum.agents.direct import is_compatible
+
+        compatible = all(is_compatible(n, api_base) for n in names)
+        self.direct = compatible if direct is None else bool(direct and compatible)
+        self._direct: Any = None
         self._router: Any = None
         self._free: set[str] = set()  # deployments declared free (FREE_PRICING)
         self.cache: ResponseCache | None = None
@@ -209,21 +244,47 @@ class Gateway:
             "fallbacks": list(self.fallbacks),
             "cache": str(self.cache.path) if self.cache else None,
             "structured": self.supports_schema(),
+            "transport": "openai" if self.direct else "litellm",
+            "response_format": self.format_mode(),
         }
 
-    def supports_schema(self) -> bool:
-        """Whether JSON-schema ``response_format`` is sent (litellm's model map decides unless
-        ``structured`` was given)."""
-        if self._structured is not None:
-            return self._structured
+    def format_mode(self) -> str:
+        """The structured-output mode requests are sent in now (json_schema | json_object | text):
+        the ``response_format`` option, else the last that the endpoint accepted."""
+        if self._mode is None:
+            if self.response_format != "auto":
+                self._mode = self.response_format
+            elif self._structured is not None:
+                self._mode = "json_schema" if self._structured else "text"
+            else:
+                self._mode = "json_schema" if self._known_schema_support() is not False else "json_object"
+        return self._mode
+
+    def _known_schema_support(self) -> bool | None:
+        """What the provider's model map says about JSON-schema support (None: unknown model)."""
         if self._schema_support is None:
+            if self.direct:
+                from value_spectrum.agents import pricing
+
+                known = pricing.supports(self.name, "response_schema")
+                return known
             import litellm
 
             try:
+                if litellm.get_model_info(model=self.name) is None:
+                    return None
+            except Exception:  # unknown models: try the schema, degrade on a rejection
+                return None
+            try:
                 self._schema_support = bool(litellm.supports_response_schema(model=self.name))
-            except Exception:  # unknown models: plain JSON instructions
-                self._schema_support = False
+            except Exception:
+                return None
         return self._schema_support
+
+    def supports_schema(self) -> bool:
+        """Whether a JSON-schema ``response_format`` is worth passing in (the gateway sends it in
+        the mode of :meth:`format_mode`); False only in text mode."""
+        return self.format_mode() != "text"
 
     def _deployment(self, name: str) -> dict[str, Any]:
         params: dict[str, Any] = {"model": name}
@@ -258,7 +319,7 @@ class Gateway:
             from litellm.types.router import RetryPolicy
 
             # decided before the Router registers its deployments in litellm's model map
-            self.supports_schema()
+            self.format_mode()
             names = [self.name, *[f for f in self.fallbacks if f != self.name]]
             options: dict[str, Any] = {
                 "model_list": [self._deployment(n) for n in names],
@@ -294,18 +355,22 @@ class Gateway:
             kwargs["seed"] = request.seed
         if request.max_tokens is not None:
             kwargs["max_tokens"] = request.max_tokens
-        if request.response_format is not None and self.supports_schema():
+        if request.response_format is not None:
             kwargs["response_format"] = request.response_format
         if request.tools:
             kwargs["tools"] = list(request.tools)
         return kwargs
 
     def _error(self, exc: BaseException) -> ModelError:
+        if isinstance(exc, ModelError):
+            return exc
         msg = " ".join(_redact(f"{type(exc).__name__}: {exc}", [self._api_key or ""]).split())[:1000]
         names = {c.__name__ for c in type(exc).__mro__}
-        if "ContentPolicyViolationError" in names:
-            return ModelRefusal(msg)
-        return ModelError(msg)
+        code = str(getattr(exc, "code", "") or "")
+        err = ModelRefusal(msg) if "ContentPolicyViolationError" in names or "content_filter" in code or "content_policy" in code else ModelError(msg)
+        status = getattr(exc, "status_code", None)
+        err.status = status if isinstance(status, int) else None
+        return err
 
     def _priced(self, response: ChatResponse, raw: Any) -> ChatResponse:
         """``response`` priced by the model that answered, when a deployment declared free was
@@ -330,22 +395,111 @@ class Gateway:
         return dataclasses.replace(response, usage=response.usage.model_copy(update={"cost_usd": cost}))
 
     # ---- calls --------------------------------------------------------------------------------
+    @property
+    def direct_client(self) -> Any:
+        """The :class:`~value_spectrum.agents.direct.DirectClient`, built on first use."""
+        if self._direct is None:
+            from value_spectrum.agents.direct import DirectClient
+
+            self._direct = DirectClient(
+                api_base=self.api_base, api_key=self._api_key, timeout_s=self.timeout_s,
+                num_retries=self.num_retries, rate_limit_retries=self.rate_limit_retries,
+                rpm=self.rpm, tpm=self.tpm, max_parallel=self.max_parallel_requests,
+            )
+        return self._direct
+
+    def _shape(self, request: ChatRequest) -> ChatRequest:
+        """The request as sent: its response format in the current mode."""
+        rf = formats.shaped(request.response_format, self.format_mode())
+        return request if rf is request.response_format else dataclasses.replace(request, response_format=rf)
+
+    async def _send(self, request: ChatRequest, *, retries: int | None = None) -> ChatResponse:
+        """One reply from the transport (fallbacks in order). Raises :class:`ModelError` only."""
+        kwargs = self._kwargs(request)
+        if not self.direct:
+            if retries is not None:
+                kwargs["num_retries"] = retries
+            try:
+                raw = await self.router.acompletion(model=self.name, **kwargs)
+            except Exception as exc:  # every provider failure becomes one error type
+                raise self._error(exc) from None
+            return self._priced(_to_response(raw, self.name), raw)
+        kwargs.pop("drop_params", None)
+        names = [self.name, *[f for f in self.fallbacks if f != self.name]]
+        for i, name in enumerate(names):
+            try:
+                return await self.direct_client.complete(name, kwargs, retries=retries)  # type: ignore[no-any-return]
+            except Exception as exc:
+                err = self._error(exc)
+                if i + 1 == len(names) or isinstance(err, ModelRefusal) or (err.status is not None and err.status < 429):
+                    raise err from None
+                logger.info("%s failed (%s); falling back to %s", name, err, names[i + 1])
+        raise AssertionError("unreachable")
+
+    def _lock(self) -> Any:
+        """This event loop's lock for working out what the endpoint accepts (one at a time)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(id(loop))
+        if lock is None or lock[0] is not loop:
+            lock = self._locks[id(loop)] = (loop, asyncio.Lock())
+        return lock[1]
+
+    async def _answer(self, request: ChatRequest) -> tuple[ChatRequest, ChatResponse]:
+        """The reply and the request that got it: on a rejection, the response format walked
+        down and the images tested (see :mod:`value_spectrum.agents.formats`)."""
+        sent = self._shape(request)
+        try:
+            return sent, await self._send(sent)
+        except ModelError as exc:
+            if isinstance(exc, ModelRefusal) or not formats.is_rejection(exc):
+                raise
+            first = exc
+        async with self._lock():
+            if self.modality_problem and formats.has_images(request):
+                raise ModalityMismatch(self.modality_problem)
+            again = self._shape(request)
+            if again != sent:  # another call found the mode that works meanwhile
+                return again, await self._send(again)
+            if sent.response_format is not None and self.response_format == "auto":
+                for mode in formats.lower_modes(self.format_mode()):
+                    trial = dataclasses.replace(request, response_format=formats.shaped(request.response_format, mode))
+                    try:
+                        response = await self._send(trial, retries=0)
+                    except ModelError:
+                        continue
+                    logger.warning("%s rejected response_format %s; using %s for the rest of the run",
+                                   self.name, self.format_mode(), mode)
+                    self._mode = mode
+                    return trial, response
+            if formats.has_images(request):
+                try:
+                    await self._send(formats.without_images(request), retries=0)
+                except ModelError:
+                    raise first from None
+                self.modality_problem = formats.modality_line(self.name, self.api_base or "the provider", str(first))
+                logger.warning("%s", self.modality_problem)
+                raise ModalityMismatch(self.modality_problem) from None
+        raise first
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        """One reply through the Router (or the cache). Raises :class:`ModelError` only."""
+        """One reply through the transport (or the cache). Raises :class:`ModelError` only."""
+        if self.modality_problem and formats.has_images(request):
+            raise ModalityMismatch(self.modality_problem)
         key = None
+        shaped = self._shape(request)
         if self.cache is not None and cacheable(request):
-            key = request_key(self.name, self.api_base, request)  # once for the lookup and the store
+            key = request_key(self.name, self.api_base, shaped)  # once for the lookup and the store
             hit = self.cache.get(self.name, self.api_base, request, key=key)
             if hit is not None:
                 return hit
         self._check_credentials()
-        try:
-            raw = await self.router.acompletion(model=self.name, **self._kwargs(request))
-        except Exception as exc:  # every provider failure becomes one error type
-            raise self._error(exc) from None
-        response = self._priced(_to_response(raw, self.name), raw)
+        sent, response = await self._answer(request)
         if key is not None and self.cache is not None and (response.text.strip() or response.tool_calls):
-            self.cache.put(self.name, self.api_base, request, response, key=key)
+            if sent != shaped:  # answered in a lower response-format mode
+                key = request_key(self.name, self.api_base, sent)
+            self.cache.put(self.name, self.api_base, sent, response, key=key)
         return response
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str | ToolCall | Usage]:
@@ -353,10 +507,19 @@ class Gateway:
 
         Not cached (a chat is interactive). Raises :class:`ModelError` only.
         """
+        self._check_credentials()
+        request = self._shape(request)
+        kwargs = self._kwargs(request)
+        if self.direct:
+            kwargs.pop("drop_params", None)
+            try:
+                async for item in self.direct_client.stream(self.name, kwargs):
+                    yield item
+            except Exception as exc:
+                raise self._error(exc) from None
+            return
         import litellm
 
-        self._check_credentials()
-        kwargs = self._kwargs(request)
         chunks: list[Any] = []
         try:
             stream = await self.router.acompletion(

@@ -5,6 +5,11 @@ and ``GET /v1/models``, answers with a reply function, waits a fixed latency, an
 on request: HTTP 429 / 500 / 503, a hang (for client timeouts), a malformed JSON body, an empty
 reply. Every request body is recorded, so a test can check that the images arrived.
 
+It can also play a text-only llama.cpp server (``text_only=True``, ``--text-only``): a request
+with image parts gets HTTP 500 ``can only concatenate str (not "list") to str`` (what
+llama.cpp's chat templates answer), and ``reject_formats`` (default for a text-only server:
+``json_schema``) get HTTP 500 too.
+
 Example:
     >>> import litellm  # doctest: +SKIP
     >>> with TestServer(reply=lambda body: "Yes.") as server:  # doctest: +SKIP
@@ -80,6 +85,8 @@ class _State:
     hang_s: float
     faults: deque[Fault] = field(default_factory=deque)
     failing_models: set[str] = field(default_factory=set)
+    text_only: bool = False
+    reject_formats: frozenset[str] = frozenset()
     requests: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -132,6 +139,10 @@ class _Handler(BaseHTTPRequestHandler):
         if str(body.get("model")) in state.failing_models:
             self._send(500, json.dumps({"error": {"message": f"model {body.get('model')!r} is down (injected)"}}).encode())
             return
+        refusal = self._refusal(body)
+        if refusal is not None:
+            self._send(500, json.dumps({"error": {"code": 500, "message": refusal, "type": "server_error"}}).encode())
+            return
         if fault in ("429", "500", "503"):
             msg = {"429": "rate limited (injected)", "500": "server error (injected)", "503": "unavailable (injected)"}[fault]
             self._send(int(fault), json.dumps({"error": {"message": msg, "type": "injected", "code": fault}}).encode())
@@ -148,6 +159,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(n, model, reply, body)
         else:
             self._send(200, json.dumps(self._completion(n, model, reply, body)).encode())
+
+    def _refusal(self, body: dict[str, Any]) -> str | None:
+        """The error a text-only or format-limited server answers ``body`` with, if any."""
+        state = self.server.state
+        if state.text_only and count_images(body):
+            return 'can only concatenate str (not "list") to str'
+        rf = body.get("response_format")
+        kind = rf.get("type") if isinstance(rf, dict) else None
+        if kind in state.reject_formats:
+            return f"response_format type {kind!r} is not supported by this server (injected)"
+        return None
 
     @staticmethod
     def _usage(body: dict[str, Any], reply: ServerReply) -> dict[str, int]:
@@ -223,6 +245,9 @@ class TestServer:
         reply: request body -> reply text (or :class:`ServerReply` with tool calls).
         latency_ms: fixed delay before every reply.
         hang_s: how long a ``timeout`` fault hangs before answering.
+        text_only: answer requests with image parts with llama.cpp's HTTP 500.
+        reject_formats: ``response_format`` types answered with HTTP 500 (None: ``json_schema``
+            when ``text_only``, else none).
         port: 0 picks a free port.
     """
 
@@ -234,10 +259,14 @@ class TestServer:
         *,
         latency_ms: float = 0.0,
         hang_s: float = 5.0,
+        text_only: bool = False,
+        reject_formats: tuple[str, ...] | None = None,
         port: int = 0,
         host: str = "127.0.0.1",
     ) -> None:
-        self._state = _State(reply=reply, latency_s=latency_ms / 1000.0, hang_s=hang_s)
+        rejected = frozenset(reject_formats if reject_formats is not None else (("json_schema",) if text_only else ()))
+        self._state = _State(reply=reply, latency_s=latency_ms / 1000.0, hang_s=hang_s, text_only=text_only,
+                             reject_formats=rejected)
         self._host, self._port = host, port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -320,11 +349,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--reply", default=None, help="a fixed reply text (default: a deterministic JSON decision)")
+    parser.add_argument("--text-only", action="store_true", help="play a text-only llama.cpp server (500 on images)")
+    parser.add_argument("--reject-format", action="append", default=None, metavar="TYPE",
+                        help="answer this response_format type with HTTP 500 (repeatable; --text-only: json_schema)")
     args = parser.parse_args(argv)
     fixed: str | None = args.reply
     server = TestServer(
         (lambda body: fixed) if fixed is not None else default_reply,  # type: ignore[arg-type,return-value]
         latency_ms=args.latency_ms,
+        text_only=args.text_only,
+        reject_formats=tuple(args.reject_format) if args.reject_format is not None else None,
         port=args.port,
         host=args.host,
     ).start()
