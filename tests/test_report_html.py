@@ -14,8 +14,10 @@ from PIL import Image
 from value_spectrum.personas import Persona
 from value_spectrum.records import Outcome, RunManifest
 from value_spectrum.runlog import write_labels, write_personas
+from value_spectrum.scoring.explorer import explorer_data
 from value_spectrum.scoring.html import render_html, write_html
 from value_spectrum.scoring.report import ScoringOptions, build_report
+from value_spectrum.scoring.rundir import read_run
 from value_spectrum.scoring.synthetic import planted_trajectory, synthetic_videos
 from value_spectrum.values import ValueProfile
 
@@ -55,17 +57,21 @@ def _run(tmp_path: Path, *, preference: bool = False) -> Path:
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:
-    report = build_report(_run(tmp_path), ScoringOptions(n_boot=20))
-    page = render_html(report)
+    run = _run(tmp_path)
+    report = build_report(run, ScoringOptions(n_boot=20))
+    page = render_html(report, explorer_data(read_run(run)))
     assert page.startswith("<!DOCTYPE html>")
-    urls = re.findall(r"""(?:src|href)=["'](https?:)""", page)
+    urls = re.findall(r"""(?:src|href)=["'](https?:|//)""", page)
     assert urls == []
-    assert "<script" not in page
-    assert "data:image/png;base64," in page  # an available keyframe is embedded
-    assert "no keyframe" in page or all(e.keyframe for e in report.examples)
+    assert "<script src" not in page
+    assert "@import" not in page
+    assert "url(http" not in page
+    assert "data:image/jpeg;base64," in page  # an available keyframe is embedded as a thumbnail
     for word in ("refused", "unparseable", "error", "Fun Seeker", "Like rate per primary value"):
         assert word in page
-    assert page.count("<svg") >= 5
+    assert page.count("data:image/svg+xml;base64,") >= 5  # matplotlib figures, embedded
+    assert 'id="explorer-data"' in page
+    assert "</script" not in page.split('id="explorer-data">', 1)[1].split("</script>", 1)[0]
 
 
 def test_html_preference_run_shows_reference(tmp_path: Path) -> None:
@@ -77,14 +83,8 @@ def test_html_preference_run_shows_reference(tmp_path: Path) -> None:
     assert "approximate, read from the paper" in page.lower()
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"
-)
-def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
-    report = build_report(_run(tmp_path), ScoringOptions(n_boot=20))
-    page = write_html(report, tmp_path / "report.html")
-    shot = tmp_path / "shot.png"
+def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
     flags = [
         "--headless",
         "--no-sandbox",
@@ -98,13 +98,19 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
         "--v=0",
         "--window-size=1200,1800",
     ]
-    assert CHROMIUM is not None
-    proc = subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={shot}", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"
+)
+def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    report = build_report(run, ScoringOptions(n_boot=20))
+    page = write_html(report, tmp_path / "report.html", explorer_data(read_run(run)))
+    shot = tmp_path / "shot.png"
+    proc = _chromium(tmp_path, f"--screenshot={shot}", page.as_uri())
     assert shot.is_file(), proc.stderr[-2000:]
     console_errors = [
         line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
@@ -115,19 +121,42 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert hi - lo > 100  # not blank: dark text on a light page
     hist = img.histogram()
     assert max(hist) / sum(hist) < 0.95  # not one flat colour
-    dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
-    )
-    assert "Value-Spectrum report" in dom.stdout
-    assert "Fun Seeker" in dom.stdout
+    dom = _chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    assert "Value-Spectrum report" in dom
+    assert "Fun Seeker" in dom
+    assert "120 of 120 decisions match; showing 50" in dom  # the explorer's script ran
+    # Filtering (the page reads its filters from the URL's fragment): one persona's skips.
+    skips = report.groups[0].outcomes["skip"]
+    hit = _chromium(tmp_path, "--dump-dom", f"{page.as_uri()}#persona=fun&outcome=skip")
+    assert hit.returncode == 0, hit.stderr[-2000:]
+    assert f"{skips} of 120 decisions match" in hit.stdout
+    shown = re.findall(r'data-outcome="(\w+)"', hit.stdout)
+    assert shown
+    assert set(shown) == {"skip"}
+    assert len(shown) == min(50, skips)
+    assert not [ln for ln in hit.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
 
 
-def test_radar_legend_stays_inside_the_chart() -> None:
-    from value_spectrum.scoring.charts import radar
-    from value_spectrum.values import VALUE_IDS
+def test_every_figure_has_labelled_axes_and_a_legend(tmp_path: Path) -> None:
+    from value_spectrum.scoring.figures import axes_of
+    from value_spectrum.scoring.report_figures import report_figures
 
-    prof = {v: float(i) for i, v in enumerate(VALUE_IDS)}
-    svg = radar([("target", prof), ("revealed", prof), ("stated", prof)], size=280)
-    xs = [float(x) for x in re.findall(r'<text x="([\d.]+)" y="[\d.]+" font-size="11"', svg)]
-    assert len(xs) == 3
-    assert max(xs) + 6 * 7 <= 280  # 'stated' (6 letters at ~7 px) ends inside the 280 px chart
+    report = build_report(_run(tmp_path), ScoringOptions(n_boot=20))
+    figs = dict(report_figures(report))
+    assert {"like_rate_heatmap", "drift", "steerability", "group01_radar"} <= set(figs)
+    for name, fig in figs.items():
+        legends = [ax.get_legend() for ax in fig.axes] + list(fig.legends)
+        has_colourbar = any(ax.get_ylabel() == "like rate (% yes)" for ax in fig.axes)
+        assert any(legends) or has_colourbar, name
+        for ax in axes_of(fig):
+            if ax.name == "polar":  # the radar: value names around, a radial scale with ticks
+                assert ax.get_xticklabels()[0].get_text() == "self-direction"
+                assert len(ax.get_yticks()) >= 3
+                continue
+            if ax.get_label() == "<colorbar>":  # the heatmap's scale: labelled on its long side
+                assert ax.get_ylabel(), name
+                continue
+            xl = ax.get_xlabel() or fig.get_supxlabel()
+            yl = ax.get_ylabel() or fig.get_supylabel()
+            assert xl, name
+            assert yl, name

@@ -49,6 +49,10 @@ def report(
     min_decisions: Annotated[
         int, typer.Option("--min-decisions", min=1, help="Fewest decisions a profile is fitted on.")
     ] = 10,
+    figures: Annotated[
+        Path | None,
+        typer.Option("--figures", help="Also write every figure here as PNG, SVG and PDF."),
+    ] = None,
 ) -> None:
     """Score a run: revealed profiles, alignment, drift, stated vs revealed, the paper's scores."""
     from value_spectrum.scoring.report import ScoringOptions, build_report
@@ -66,13 +70,25 @@ def report(
     except RunDirError as exc:
         fail(str(exc))
     if html is not None:
+        from value_spectrum.scoring.explorer import explorer_data
         from value_spectrum.scoring.html import write_html
+        from value_spectrum.scoring.rundir import read_run
 
         try:
-            out = write_html(rep, html)
+            out = write_html(rep, html, explorer_data(read_run(run_dir)))
         except OSError as exc:
             fail(f"{html}: cannot write the HTML report ({exc.strerror or exc})")
-        err_console.print(f"HTML report written to {out}")
+        except RunDirError as exc:
+            fail(str(exc))
+        err_console.print(f"HTML report written to {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    if figures is not None:
+        from value_spectrum.scoring.report_figures import write_report_figures
+
+        try:
+            paths = write_report_figures(rep, figures)
+        except OSError as exc:
+            fail(f"{figures}: cannot write the figures ({exc.strerror or exc})")
+        err_console.print(f"{len(paths)} figure files written to {figures}")
     if as_json:
         print_json(rep.model_dump(mode="json"))
         return

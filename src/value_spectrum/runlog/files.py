@@ -46,6 +46,8 @@ class VideoLabels(_File):
     in the preference benchmark); None when near-neutral."""
     title: str = ""
     """Title, for example decisions in reports."""
+    caption: str = ""
+    """Caption (shown by the HTML report's decision explorer)."""
     platform: str = "other"
     """Platform."""
     topic: str = ""
@@ -82,6 +84,9 @@ class PersonaEntry(_File):
     """Display name."""
     target: dict[str, float]
     """The target profile (ten values)."""
+    traits: tuple[str, ...] = ()
+    """The persona's traits (the report rebuilds the prompt sent from them); empty in runs
+    written before they were recorded."""
 
     @field_validator("target")
     @classmethod
@@ -116,6 +121,8 @@ class LabelledVideo:
     """Coarse topic."""
     keyframes: tuple[str, ...] = ()
     """Absolute keyframe paths, when known."""
+    caption: str = ""
+    """Caption."""
 
     @classmethod
     def from_entry(cls, video_id: str, entry: VideoLabels) -> LabelledVideo:
@@ -128,6 +135,7 @@ class LabelledVideo:
             platform=entry.platform,
             topic=entry.topic,
             keyframes=entry.keyframes,
+            caption=entry.caption,
         )
 
 
@@ -139,6 +147,7 @@ def video_labels(
         values=None if video.values is None else video.values.as_dict(),
         primary_value=video.primary_value if primary_value is None else primary_value,
         title=video.title,
+        caption=video.caption,
         platform=video.platform,
         topic=video.topic,
         keyframes=tuple(str(k) for k in keyframes),

@@ -377,7 +377,10 @@ class RunLog:
         """Write ``personas.json``: each persona's name and target profile."""
         data = PersonasFile(
             schema_version=SIDE_SCHEMA,
-            personas={p.id: PersonaEntry(name=p.name, target=p.target.as_dict()) for p in personas},
+            personas={
+                p.id: PersonaEntry(name=p.name, target=p.target.as_dict(), traits=p.traits)
+                for p in personas
+            },
         )
         write_atomic(self.personas_path, data.model_dump_json(indent=1) + "\n")
         return self.personas_path
@@ -394,6 +397,17 @@ class RunLog:
         targets = {pid: ValueProfile.from_mapping(e.target) for pid, e in data.personas.items()}
         names = {pid: e.name for pid, e in data.personas.items()}
         return targets, names
+
+    def read_persona_traits(self) -> dict[str, tuple[str, ...]]:
+        """Persona id -> traits from ``personas.json`` (empty when absent or not recorded).
+
+        Raises:
+            RunDirError: the file exists but is not valid.
+        """
+        if not self.personas_path.is_file():
+            return {}
+        data = _read_versioned(self.personas_path, PersonasFile, SIDE_SCHEMA)
+        return {pid: e.traits for pid, e in data.personas.items() if e.traits}
 
 
 # ---- function forms (scripts and tests) ---------------------------------------------------------
