@@ -229,6 +229,9 @@ def simulate(
         fail(str(exc))
     except ImportError as exc:
         fail(str(exc))
+    except OSError as exc:  # the run directory cannot be written (a full disk, permissions)
+        where = f"{exc.filename}: " if exc.filename else f"{out or 'the run directory'}: "
+        fail(f"{where}{exc.strerror or exc}; fix that and run the same command again (finished sessions are kept)")
     except KeyboardInterrupt:  # before the batch's own handler was in place: nothing to keep yet
         err_console.print("[yellow]interrupted[/]", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None

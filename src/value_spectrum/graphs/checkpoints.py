@@ -22,6 +22,7 @@ file system, where a blocking statement would stall every session).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, closing, contextmanager
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
+
+logger = logging.getLogger(__name__)
 
 SYNC_MODES = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 """Accepted values of SQLite's ``PRAGMA synchronous``."""
@@ -53,6 +56,7 @@ class InlineSqliteSaver(SqliteSaver):
         super().__init__(conn, **kw)
         self.commit_interval_s = commit_interval_s
         self._commit_handle: asyncio.TimerHandle | None = None
+        self._commit_failed = False
 
     @contextmanager
     def cursor(self, transaction: bool = True) -> Iterator[sqlite3.Cursor]:
@@ -77,7 +81,18 @@ class InlineSqliteSaver(SqliteSaver):
         except RuntimeError:  # called outside a loop (sync use): commit now
             self.conn.commit()
             return
-        self._commit_handle = loop.call_later(self.commit_interval_s, self.flush)
+        self._commit_handle = loop.call_later(self.commit_interval_s, self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        """The group-commit timer's commit. A failure (a full disk) is logged once in one line
+        rather than raised into the event loop as a traceback; the writes stay pending and the
+        next commit, or :meth:`flush` on close, tries again (and raises there)."""
+        try:
+            self.flush()
+        except sqlite3.Error as exc:
+            if not self._commit_failed:
+                logger.error("checkpoint commit failed: %s (retried at the next write)", exc)
+            self._commit_failed = True
 
     def flush(self) -> None:
         """Commit pending writes now."""

@@ -61,6 +61,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp
         _fsync_file(tmp)
         os.replace(tmp, target)
+    except OSError as exc:  # a full disk names the file meant, not the temporary one
+        tmp.unlink(missing_ok=True)
+        if exc.filename in (None, str(tmp)):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

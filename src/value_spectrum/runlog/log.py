@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from value_spectrum._private import private_dir
 from value_spectrum.personas.model import Persona
 from value_spectrum.records import SCHEMA_VERSION, RunManifest, Trajectory, Video
 from value_spectrum.runlog.atomic import write_atomic
@@ -238,8 +239,10 @@ class RunLog:
         return aside
 
     def create(self, manifest: RunManifest) -> None:
-        """Create the directory, ``sessions/`` and the manifest."""
-        self.sessions_path.mkdir(parents=True, exist_ok=True)
+        """Create the directory, ``sessions/`` and the manifest (folders owner-only: the records
+        hold every prompt's answer)."""
+        private_dir(self.path)
+        private_dir(self.sessions_path)
         self.write_manifest(manifest)
 
     # ---- manifest ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -115,11 +116,27 @@ def prepare_run_dir(
 def _write_side_files(
     rundir: RunLog, services: Services, corpus_info: dict[str, Any], *, only_missing: bool
 ) -> None:
-    """``labels.json`` and ``personas.json``, which scoring reads (sessions hold only ids)."""
-    if not (only_missing and rundir.labels_path.is_file()):
+    """``labels.json`` and ``personas.json``, which scoring reads (sessions hold only ids).
+
+    Both are made from the corpus and the personas, which the manifest check has just matched,
+    so a damaged copy left by an earlier run is rewritten (with a warning), never kept.
+    """
+    if not (only_missing and _readable(rundir.read_labels, rundir.labels_path)):
         rundir.write_labels(services.corpus, corpus=corpus_info, root=services.corpus.root)
-    if not (only_missing and rundir.personas_path.is_file()):
+    if not (only_missing and _readable(rundir.read_personas, rundir.personas_path)):
         rundir.write_personas(services.personas)
+
+
+def _readable(read: Any, path: Path) -> bool:
+    """Whether a side file is present and valid; a damaged one is reported and rewritten."""
+    if not path.is_file():
+        return False
+    try:
+        read()
+        return True
+    except RunDirError as exc:
+        logger.warning("%s; writing it again", exc)
+        return False
 
 
 class BatchRunner:
@@ -148,6 +165,7 @@ class BatchRunner:
         self.observer: BatchObserver = observer or _Silent()
         self.force_new = force_new
         self.durability = durability
+        self._store_failures: set[str] = set()
         self.stop_reason: str | None = None
         self._controls: set[Any] = set()
         self._spent = 0.0
@@ -184,8 +202,8 @@ class BatchRunner:
         Args:
             handle_signals: install a SIGINT handler (first Ctrl-C drains, second cancels).
         """
-        from value_spectrum.graphs.checkpoints import sqlite_checkpointer
         from value_spectrum.graphs.session import build_session_graph
+        from value_spectrum.runner._checkpoints import open_checkpoints
 
         start = time.perf_counter()
         specs = build_plan(self.config, self.services.persona_ids)
@@ -208,7 +226,7 @@ class BatchRunner:
             loop.add_signal_handler(signal.SIGINT, self._on_sigint)
         sem = asyncio.Semaphore(self.config.concurrency)
         try:
-            async with sqlite_checkpointer(rundir.checkpoints_path) as saver:
+            async with open_checkpoints(rundir.checkpoints_path) as saver:
                 graph = build_session_graph(saver)
 
                 async def one(spec: SessionSpec) -> None:
@@ -227,6 +245,18 @@ class BatchRunner:
         summary.stopped = self.stop_reason
         summary.elapsed_s = round(time.perf_counter() - start, 3)
         return summary
+
+    def _store_failed(self, sid: str, exc: OSError | sqlite3.Error, summary: RunSummary) -> None:
+        """Record a session that could not be stored; the first such failure is logged (one
+        line), the others only counted in the summary: a full disk fails them all alike."""
+        problem = _store_problem(exc)
+        kind = str(getattr(exc, "strerror", None) or exc)
+        if kind not in self._store_failures:
+            self._store_failures.add(kind)
+            logger.error("session %s failed: %s", sid, problem)
+        else:
+            logger.info("session %s failed: %s", sid, problem)
+        summary.sessions_failed.append(f"{sid}: {problem}")
 
     async def _one(
         self,
@@ -266,17 +296,33 @@ class BatchRunner:
         except asyncio.CancelledError:
             logger.info("session %s cancelled; it resumes next time", sid)
             return
+        except (OSError, sqlite3.Error) as exc:  # a full disk, a broken store: one line, no traceback
+            self._store_failed(sid, exc, summary)
+            return
         except Exception as exc:
             logger.exception("session %s failed", sid)
             summary.sessions_failed.append(f"{sid}: {type(exc).__name__}: {exc}")
             return
         # fsync in a worker thread: the other sessions keep going while the disk syncs
-        await asyncio.to_thread(rundir.write_session, trajectory)
+        try:
+            await asyncio.to_thread(rundir.write_session, trajectory)
+        except OSError as exc:  # the session stays in the checkpoints and resumes next time
+            self._store_failed(sid, exc, summary)
+            return
         finished[sid] = trajectory
         summary.sessions_run += 1
         with contextlib.suppress(Exception):  # the record is safe; a stale thread is harmless
             await saver.adelete_thread(sid)
         self.observer.on_session_end(trajectory)
+
+
+def _store_problem(exc: OSError | sqlite3.Error) -> str:
+    """One line for a failure to write the run's files (a full disk most often)."""
+    where = getattr(exc, "filename", None)
+    why = " ".join(str(getattr(exc, "strerror", None) or exc).split())
+    hint = "free some space and run the same command again" if "full" in why.lower() or "space" in why.lower() else (
+        "run the same command again once the cause is fixed")
+    return f"{where + ': ' if where else ''}{why}; {hint} (finished sessions are kept, unfinished ones resume)"
 
 
 async def run_batch(

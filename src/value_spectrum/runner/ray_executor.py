@@ -49,16 +49,15 @@ def _worker_services(config_json: str) -> Services:
 
 
 async def _run_job(config_json: str, spec: SessionSpec, run_dir: str) -> dict[str, Any]:
-    from value_spectrum.graphs.checkpoints import sqlite_checkpointer
     from value_spectrum.graphs.driver import run_session
     from value_spectrum.graphs.session import build_session_graph
+    from value_spectrum.runner._checkpoints import open_checkpoints
     from value_spectrum.runner.local import session_meta
 
     services = _worker_services(config_json)
     rundir = RunLog(Path(run_dir))
     db = rundir.checkpoint_dir / f"{spec.session_id}.sqlite"
-    db.parent.mkdir(parents=True, exist_ok=True)
-    async with sqlite_checkpointer(db) as saver:
+    async with open_checkpoints(db) as saver:
         graph = build_session_graph(saver)
         context = services.context(spec)
         meta = session_meta(services.config, spec, services.viewer_extra(context.viewer))

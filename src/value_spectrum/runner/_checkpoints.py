@@ -1,0 +1,72 @@
+"""Opening a run's checkpoint database where the runner needs it: owner-only, and with a broken
+file, a full disk or a folder that cannot be written reported as one :class:`RunDirError` line
+naming the file and what to do (never a SQLite traceback).
+
+Errors raised by the work done inside the block pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from value_spectrum._private import private_dir, private_file
+from value_spectrum.runlog import RunDirError
+
+logger = logging.getLogger(__name__)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(getattr(exc, "strerror", None) or exc or type(exc).__name__).split())
+
+
+def checkpoint_problem(path: Path, exc: BaseException) -> str:
+    """The one-line message for a checkpoint database that cannot be used."""
+    name = getattr(exc, "sqlite_errorname", "")
+    why = _one_line(exc)
+    if name == "SQLITE_FULL" or getattr(exc, "errno", None) == errno.ENOSPC:
+        return (f"{path}: the disk is full ({why}); free some space and run the same command again "
+                "(finished sessions are kept, unfinished ones resume)")
+    if name in {"SQLITE_NOTADB", "SQLITE_CORRUPT"} or type(exc) is sqlite3.DatabaseError:
+        return (f"{path}: not a usable checkpoint database ({why}); move it aside and run the same "
+                "command again (finished sessions in sessions/ are kept; unfinished ones start over)")
+    return (f"{path}: cannot open the checkpoint database ({why}); check the folder's permissions "
+            "and free space, then run the same command again")
+
+
+@asynccontextmanager
+async def open_checkpoints(path: Path) -> AsyncIterator[Any]:
+    """:func:`~value_spectrum.graphs.checkpoints.sqlite_checkpointer` on ``path``, created
+    owner-only.
+
+    Raises:
+        RunDirError: the database cannot be opened. (When it cannot be flushed at the end, an
+            error is logged instead, so that the caller still reports what was done.)
+    """
+    from value_spectrum.graphs.checkpoints import sqlite_checkpointer
+
+    opener = sqlite_checkpointer(path)
+    try:
+        private_dir(path.parent)
+        private_file(path)
+        saver = await opener.__aenter__()
+    except (sqlite3.Error, OSError) as exc:
+        raise RunDirError(checkpoint_problem(path, exc)) from None
+    try:
+        yield saver
+    except BaseException:
+        if not await opener.__aexit__(*sys.exc_info()):
+            raise
+    else:
+        try:
+            await opener.__aexit__(None, None, None)
+        except (sqlite3.Error, OSError) as exc:
+            # the last checkpoints could not be flushed: unfinished sessions resume from an
+            # earlier turn; finished ones are in sessions/ already. Say so; keep the summary.
+            logger.error("%s", checkpoint_problem(path, exc))
