@@ -1,29 +1,27 @@
-"""Per-call overhead of the model gateway against the test server, layer by layer.
+"""Per-call cost of each layer of a model call against the test server, and the whole toolkit.
 
-The same ``calls`` requests go out ``concurrency`` at a time to the OpenAI-compatible test server
-(a subprocess answering after a fixed latency) through four clients, from the most to the least
+The OpenAI-compatible test server runs in a subprocess and answers after a fixed latency. The
+same calls go out ``concurrency`` at a time through each layer, from the least to the most
 machinery:
 
-* ``gateway``: our :class:`~value_spectrum.agents.gateway.Gateway` (litellm Router + our parsing);
+* ``openai``: the bare ``openai.AsyncOpenAI`` client (the floor: HTTP + JSON);
+* ``direct``: our :class:`~value_spectrum.agents.gateway.Gateway` on its direct path (the
+  openai client, our limits, the response mapping and pricing);
 * ``router``: a bare litellm ``Router.acompletion`` with one deployment;
-* ``litellm``: bare ``litellm.acompletion``;
-* ``openai``: the ``openai`` ``AsyncOpenAI`` client itself (the floor: HTTP + JSON only).
+* ``gw-router``: the Gateway forced onto litellm's Router (``direct=False``);
+* ``viewer``: one whole decision, :meth:`LLMViewer.decide` (title modality, cache off: the
+  prompt, the gateway, the decision contract);
+* ``runner``: whole ``simulate`` decisions: the batch runner (session graph, checkpoints, run
+  log) with ``--sessions`` sessions of ``calls / sessions`` steps each.
 
-The ideal wall time is ``calls x latency / concurrency``; the table prints wall time, ratio to
-ideal and the CPU time per call (process CPU seconds / calls), which is what a 2-core machine runs
-out of. Each client is warmed up (imports, connection pool) before it is timed.
+CPU per call is the *marginal* CPU of this process: (CPU of 2N calls - CPU of N calls) / N, so
+imports, warm-up and per-batch setup drop out; the server's CPU is in its own process. Wall /
+ideal uses the 2N batch (ideal = calls x latency / concurrency). Ratios to ``openai`` are taken
+in the same run.
 
-    python benchmarks/bench_gateway.py [--calls 320] [--concurrency 32] [--latency-ms 200]
-                                       [--repeat 2] [--only gateway,router] [--profile gateway]
-                                       [--frames 3 --frame-kb 150] [--cache]
-
-``--frames N`` attaches N keyframe files (random bytes, ``--frame-kb`` each, shared by every call
-as a video is shared by every persona) as data URLs built per call the way the viewer builds
-them; ``--cache`` turns the gateway's response cache on (each call a miss and a store, as in a
-fresh run).
-
-``--profile NAME`` runs that client once more under cProfile and prints the top functions by
-cumulative time (``--profile-out FILE`` keeps the stats for snakeviz / pstats).
+    python benchmarks/bench_gateway.py [--calls 256] [--concurrency 8,32,128] [--latency-ms 200]
+                                       [--only openai,direct,router,gw-router,viewer,runner]
+                                       [--frames 3 --frame-kb 150] [--cache] [--profile direct]
 """
 
 from __future__ import annotations
@@ -88,34 +86,47 @@ Call = Callable[[int], Awaitable[Any]]
 
 
 def _clients(base_url: str, cache_dir: str | None) -> dict[str, Call]:
-    """One coroutine function per layer; each builds its client once."""
-    import litellm
+    """One coroutine function per call layer; each builds its client once."""
     from litellm import Router  # type: ignore[attr-defined]
     from openai import AsyncOpenAI
 
+    from value_spectrum.agents import LLMViewer
     from value_spectrum.agents.chat import ChatRequest
     from value_spectrum.agents.gateway import Gateway
+    from value_spectrum.personas.loading import load_builtin_personas
+    from value_spectrum.records import Observation
 
-    gateway = Gateway(MODEL, api_base=base_url, cache=cache_dir is not None, cache_dir=cache_dir, structured=False)
+    cache = {"cache": cache_dir is not None, "cache_dir": cache_dir}
+    direct = Gateway(MODEL, api_base=base_url, structured=False, **cache)  # type: ignore[arg-type]
+    via_router_gw = Gateway(MODEL, api_base=base_url, structured=False, direct=False, **cache)  # type: ignore[arg-type]
     router = Router(model_list=[{"model_name": MODEL, "litellm_params": {
         "model": MODEL, "api_base": base_url, "api_key": "not-needed"}}], num_retries=3, timeout=120)
-    oai = AsyncOpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=120)
+    oai = AsyncOpenAI(base_url=base_url, api_key="not-needed", max_retries=3, timeout=120)
+    viewer = LLMViewer(MODEL, api_base=base_url, modality="title", **cache)  # type: ignore[arg-type]
+    persona = load_builtin_personas()[0]
 
-    async def via_gateway(i: int) -> Any:
-        return await gateway.complete(ChatRequest(messages=tuple(_messages(i)), temperature=0.0, max_tokens=200))
-
-    async def via_router(i: int) -> Any:
-        return await router.acompletion(model=MODEL, messages=_messages(i), temperature=0.0, max_tokens=200)
-
-    async def via_litellm(i: int) -> Any:
-        return await litellm.acompletion(model=MODEL, api_base=base_url, api_key="not-needed",
-                                         messages=_messages(i), temperature=0.0, max_tokens=200)
+    def request(i: int) -> ChatRequest:
+        return ChatRequest(messages=tuple(_messages(i)), temperature=0.0, max_tokens=200)
 
     async def via_openai(i: int) -> Any:
         return await oai.chat.completions.create(model="bench-vlm", messages=_messages(i),  # type: ignore[arg-type]
                                                  temperature=0.0, max_tokens=200)
 
-    return {"gateway": via_gateway, "router": via_router, "litellm": via_litellm, "openai": via_openai}
+    async def via_direct(i: int) -> Any:
+        return await direct.complete(request(i))
+
+    async def via_router(i: int) -> Any:
+        return await router.acompletion(model=MODEL, messages=_messages(i), temperature=0.0, max_tokens=200)
+
+    async def via_gw_router(i: int) -> Any:
+        return await via_router_gw.complete(request(i))
+
+    async def via_viewer(i: int) -> Any:
+        obs = Observation(turn=i % 30, video_id=f"v{i}", title=f"Cooking with grandma, part {i}", modality="title")
+        return await viewer.decide(persona, obs)
+
+    return {"openai": via_openai, "direct": via_direct, "router": via_router, "gw-router": via_gw_router,
+            "viewer": via_viewer}
 
 
 _ids = itertools.count()
@@ -138,14 +149,33 @@ def _time(loop: asyncio.AbstractEventLoop, call: Call, calls: int, concurrency: 
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def _runner(base_url: str, tmp: str, calls: int, concurrency: int, sessions: int) -> tuple[float, float]:
+    """Wall and CPU seconds of a whole batch run of ``calls`` title decisions (cache off)."""
+    from value_spectrum.personas.loading import load_builtin_personas
+    from value_spectrum.runner.config import RunConfig
+    from value_spectrum.runner.local import BatchRunner
+    from value_spectrum.runner.services import Services
+
+    personas = tuple(p.id for p in load_builtin_personas())
+    chosen = personas[: min(len(personas), sessions)]
+    per = max(1, sessions // len(chosen))
+    steps = max(1, calls // (len(chosen) * per))
+    config = RunConfig(personas=chosen, models=(MODEL,), api_base=base_url, sessions=per, steps=steps,
+                       modality="title", concurrency=concurrency, cache=False, seed=next(_ids),
+                       out=Path(tmp) / f"run{next(_ids)}")
+    c0, t0 = time.process_time(), time.perf_counter()
+    asyncio.run(BatchRunner(config, services=Services(config)).run())
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--calls", type=int, default=320)
-    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--calls", type=int, default=256, help="N: each layer runs N, then 2N calls")
+    ap.add_argument("--concurrency", default="8,32,128")
     ap.add_argument("--latency-ms", type=float, default=200.0)
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--only", default="gateway,router,litellm,openai")
-    ap.add_argument("--profile", default=None, help="profile this client once more under cProfile")
+    ap.add_argument("--only", default="openai,direct,router,gw-router,viewer,runner")
+    ap.add_argument("--sessions", type=int, default=32, help="sessions of the runner layer")
+    ap.add_argument("--profile", default=None, help="profile this call layer once more under cProfile")
     ap.add_argument("--profile-out", default=None)
     ap.add_argument("--frames", type=int, default=0)
     ap.add_argument("--frame-kb", type=int, default=150)
@@ -158,24 +188,32 @@ def main() -> None:
         frame.write_bytes(rng.randbytes(args.frame_kb * 1024))
         FRAMES.append(frame)
 
-    ideal = args.calls * args.latency_ms / 1000.0 / args.concurrency
+    levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
     names = [n.strip() for n in args.only.split(",") if n.strip()]
+    n = args.calls
+    rows: list[tuple[str, int, float, float]] = []  # layer, concurrency, wall/ideal, cpu ms per call
     loop = asyncio.new_event_loop()
     with _server(args.latency_ms) as base_url:
         clients = _clients(base_url, str(Path(tmp.name) / "cache") if args.cache else None)
-        rows: list[tuple[str, float, float]] = []
-        for name in names:
-            loop.run_until_complete(_batch(clients[name], args.concurrency, args.concurrency))  # warm-up
-            for _ in range(args.repeat):
-                wall, cpu = _time(loop, clients[name], args.calls, args.concurrency)
-                rows.append((name, wall, cpu))
+        for c in levels:
+            ideal = 2 * n * args.latency_ms / 1000.0 / c
+            for name in names:
+                if name == "runner":
+                    _runner(base_url, tmp.name, c, c, min(c, args.sessions))  # warm-up
+                    _, cpu1 = _runner(base_url, tmp.name, n, c, args.sessions)
+                    wall2, cpu2 = _runner(base_url, tmp.name, 2 * n, c, args.sessions)
+                else:
+                    loop.run_until_complete(_batch(clients[name], c, c))  # warm-up
+                    _, cpu1 = _time(loop, clients[name], n, c)
+                    wall2, cpu2 = _time(loop, clients[name], 2 * n, c)
+                rows.append((name, c, wall2 / ideal, 1000 * (cpu2 - cpu1) / n))
         if args.profile:
             import cProfile
             import pstats
 
             prof = cProfile.Profile()
             prof.enable()
-            _time(loop, clients[args.profile], args.calls, args.concurrency)
+            _time(loop, clients[args.profile], n, levels[0])
             prof.disable()
             stats = pstats.Stats(prof).sort_stats("cumulative")
             if args.profile_out:
@@ -184,12 +222,14 @@ def main() -> None:
     loop.close()
     tmp.cleanup()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{args.calls} calls, concurrency {args.concurrency}, latency {args.latency_ms:.0f} ms, "
-          f"ideal {ideal:.2f} s, load average {load:.2f}, {os.cpu_count()} CPUs, "
+    print(f"N={n} vs 2N calls, latency {args.latency_ms:.0f} ms, load average {load:.2f}, {os.cpu_count()} CPUs, "
           f"{args.frames} frames of {args.frame_kb} KB, gateway cache {'on' if args.cache else 'off'}")
-    print(f"{'client':<9} {'wall s':>7} {'ratio':>6} {'cpu ms/call':>12}")
-    for name, wall, cpu in rows:
-        print(f"{name:<9} {wall:7.2f} {wall / ideal:6.3f} {1000 * cpu / args.calls:12.2f}")
+    floor = {c: cpu for name, c, _, cpu in rows if name == "openai"}
+    print(f"| {'layer':<9} | {'concurrency':>11} | {'wall / ideal':>12} | {'CPU ms / call':>13} | {'CPU vs openai':>13} |")
+    print(f"|{'-' * 11}|{'-' * 13}:|{'-' * 14}:|{'-' * 15}:|{'-' * 15}:|")
+    for name, c, ratio, cpu in rows:
+        rel = f"{cpu / floor[c]:.2f}x" if floor.get(c) else "-"
+        print(f"| {name:<9} | {c:>11} | {ratio:>12.3f} | {cpu:>13.2f} | {rel:>13} |")
 
 
 if __name__ == "__main__":
