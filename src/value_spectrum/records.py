@@ -322,3 +322,6 @@ class RunManifest(Frozen):
     """Prompt strategy name."""
     prompt_template_hash: str = ""
     """SHA-256 over the strategy's templates."""
+    response_formats: dict[str, str] = Field(default_factory=dict)
+    """Model -> the structured-output mode its decisions ran in at the end of the last run
+    (json_schema | json_object | text; see ``agents.formats``); empty for models without one."""

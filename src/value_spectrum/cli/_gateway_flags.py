@@ -1,5 +1,7 @@
 """The model-gateway flags shared by ``simulate``, ``probe`` and ``bench preference``: rate limits,
-retries, timeout and fallbacks of every model call (``runner.config.GatewayConfig``).
+retries, timeout, fallbacks and response format of every model call
+(``runner.config.GatewayConfig``), ``--modality``, and the check that a model shown frames takes
+images (:func:`check_modality`).
 
 Names follow litellm's Router vocabulary where a flag can (``--rpm``, ``--tpm``); the others are
 the short forms of the Gateway's options (``--max-parallel`` for ``max_parallel_requests``,
@@ -38,6 +40,19 @@ FallbackOption = Annotated[
     list[str] | None,
     typer.Option("--fallback", help="Model tried when a model keeps failing (repeatable, in order; same --api-base)."),
 ]
+
+ResponseFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--response-format",
+        help="Structured output: auto (JSON schema; on a rejection json_object, then plain text, remembered for the run) "
+        "| json_schema | json_object | text.",
+    ),
+]
+ModalityOption = Annotated[
+    str, typer.Option("--modality", help="What the model sees of each video: frames | caption | title.")
+]
+MODALITIES = ("frames", "caption", "title")
 
 FLAGS: dict[str, str] = {
     "max_parallel_requests": "max-parallel",
@@ -85,6 +100,7 @@ def gateway_config(
     retries: int | None = None,
     rate_limit_retries: int | None = None,
     fallback: list[str] | None = None,
+    response_format: str | None = None,
 ) -> GatewayConfig:
     """The GatewayConfig of the flags; exits with a one-line error on a bad value, or when a
     flag is given and no model is an LLM (the reference viewer makes no model calls)."""
@@ -96,6 +112,7 @@ def gateway_config(
         config = GatewayConfig(
             rpm=rpm, tpm=tpm, max_parallel_requests=max_parallel, timeout_s=timeout, num_retries=retries,
             rate_limit_retries=rate_limit_retries, fallbacks=tuple(fallback or ()),
+            response_format=response_format,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
         fail(error_line(exc))
@@ -108,3 +125,23 @@ def check_models(config: GatewayConfig, models: tuple[str, ...]) -> None:
     given = list(config.options())
     if given and all(m == "reference" for m in models):
         fail(f"{flag_of(given[0])}: only used with model viewers (--model other than reference)")
+
+
+def check_modality_name(modality: str) -> None:
+    """Exit with a one-line usage error for an unknown ``--modality``."""
+    if modality not in MODALITIES:
+        fail(f"--modality: unknown modality {modality!r}; choose {', '.join(MODALITIES)}")
+
+
+def check_modality(models: tuple[str, ...], api_base: str | None, modality: str | None, config: GatewayConfig) -> None:
+    """Exit 1 with one line naming the model and ``--modality caption`` when a model that will be
+    shown frames takes no images (litellm's map says so, or a self-hosted endpoint rejects one
+    tiny image request); a usage error for an unknown ``--modality``."""
+    if modality is not None:
+        check_modality_name(modality)
+    from value_spectrum.agents.preflight import modality_problem
+
+    for model in dict.fromkeys(models):
+        problem = modality_problem(model, api_base, modality, **config.options())
+        if problem:
+            fail(problem, code=1)

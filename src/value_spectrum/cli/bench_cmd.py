@@ -30,10 +30,13 @@ from value_spectrum.cli._gateway_flags import (
     FallbackOption,
     MaxParallelOption,
     RateLimitRetriesOption,
+    ResponseFormatOption,
     RetriesOption,
     RpmOption,
     TimeoutOption,
     TpmOption,
+    check_modality,
+    check_modality_name,
     gateway_config,
 )
 from value_spectrum.records import Modality, Observation, RunManifest, Step, Trajectory, Video
@@ -309,19 +312,20 @@ def preference(
     retries: RetriesOption = None,
     rate_limit_retries: RateLimitRetriesOption = None,
     fallback: FallbackOption = None,
+    response_format: ResponseFormatOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The paper's preference test: % of 'yes' per value, beside the paper's figures."""
-    if modality not in ("frames", "caption", "title"):
-        fail(f"--modality: unknown modality {modality!r}; choose frames, caption or title")
+    check_modality_name(modality)
     if items not in ("auto", "retrieval", "authored"):
         fail(f"--items: unknown item source {items!r}; choose auto, retrieval or authored")
     if embedder not in ("auto", "clip", "text", "fake"):
         fail(f"--embedder: unknown embedder {embedder!r}; choose auto, clip, text or fake")
     gateway = gateway_config(
         models=(model,), rpm=rpm, tpm=tpm, max_parallel=max_parallel, timeout=timeout, retries=retries,
-        rate_limit_retries=rate_limit_retries, fallback=fallback,
+        rate_limit_retries=rate_limit_retries, fallback=fallback, response_format=response_format,
     )
+    check_modality((model,), api_base, modality, gateway)
     import hashlib
 
     key = hashlib.sha256(repr((per_value, modality, corpus, items, seed)).encode()).hexdigest()[:8]
@@ -347,6 +351,12 @@ def preference(
     from value_spectrum.scoring.report import ScoringOptions, build_report
 
     rep = build_report(run_dir, ScoringOptions(n_boot=0))
+    scored = sum(sum(p.yes.values()) + sum(p.no.values()) for p in rep.preference)
+    asked = sum(sum(p.n.values()) for p in rep.preference)
+    if scored == 0:
+        hint = "; a model that takes no images needs --modality caption" if modality == "frames" else ""
+        fail(f"no item could be scored: {asked} of {asked} abstained (refused, unreadable or errors; "
+             f"see {run_dir}){hint}", code=1)
     if as_json:
         from value_spectrum.runlog import RunLog
 

@@ -20,11 +20,14 @@ from value_spectrum.cli._console import console, err_console, fail, print_json
 from value_spectrum.cli._gateway_flags import (
     FallbackOption,
     MaxParallelOption,
+    ModalityOption,
     RateLimitRetriesOption,
+    ResponseFormatOption,
     RetriesOption,
     RpmOption,
     TimeoutOption,
     TpmOption,
+    check_modality,
     error_line,
     gateway_config,
 )
@@ -45,6 +48,7 @@ def run_probe_session(
     instrument: str | None = None,
     feed: str = "random",
     seed: int = 0,
+    modality: str = "frames",
     gateway: GatewayConfig | None = None,
 ) -> Path:
     """Run (or continue) the session and write what scoring needs; returns the run directory.
@@ -70,6 +74,7 @@ def run_probe_session(
         out=out,
         feed=feed,
         seed=seed,
+        modality=modality,  # type: ignore[arg-type]
         concurrency=1,
         gateway=gateway or GatewayConfig(),
     )
@@ -156,6 +161,7 @@ def probe(
         typer.Option("--out", help="Run directory (default runs/probe-<persona>-<model>-<hash of the options>)."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Run seed.")] = 0,
+    modality: ModalityOption = "frames",
     rpm: RpmOption = None,
     tpm: TpmOption = None,
     max_parallel: MaxParallelOption = None,
@@ -163,6 +169,7 @@ def probe(
     retries: RetriesOption = None,
     rate_limit_retries: RateLimitRetriesOption = None,
     fallback: FallbackOption = None,
+    response_format: ResponseFormatOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Probe a persona's stated values every K turns of a feed session, against its choices."""
@@ -174,12 +181,14 @@ def probe(
 
     gateway = gateway_config(
         models=(model,), rpm=rpm, tpm=tpm, max_parallel=max_parallel, timeout=timeout, retries=retries,
-        rate_limit_retries=rate_limit_retries, fallback=fallback,
+        rate_limit_retries=rate_limit_retries, fallback=fallback, response_format=response_format,
     )
+    check_modality((model,), api_base, modality, gateway)
     if every > turns:
         fail(f"--every: {every} is more than --turns {turns}: no probe would be asked")
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in f"{Path(persona).stem}-{model}")
-    key = hashlib.sha256(repr((turns, every, instrument, feed, seed)).encode()).hexdigest()[:8]
+    ident: tuple[Any, ...] = (turns, every, instrument, feed, seed) + (() if modality == "frames" else (modality,))
+    key = hashlib.sha256(repr(ident).encode()).hexdigest()[:8]
     target = out or Path("runs") / f"probe-{safe}-{key}"
     try:
         run_dir = run_probe_session(
@@ -192,6 +201,7 @@ def probe(
             instrument=instrument,
             feed=feed,
             seed=seed,
+            modality=modality,
             gateway=gateway,
         )
     except ValidationError as exc:

@@ -17,10 +17,12 @@ from value_spectrum.cli._gateway_flags import (
     FallbackOption,
     MaxParallelOption,
     RateLimitRetriesOption,
+    ResponseFormatOption,
     RetriesOption,
     RpmOption,
     TimeoutOption,
     TpmOption,
+    check_modality,
     check_models,
     error_line,
 )
@@ -170,6 +172,7 @@ def simulate(
     retries: RetriesOption = None,
     rate_limit_retries: RateLimitRetriesOption = None,
     fallback: FallbackOption = None,
+    response_format: ResponseFormatOption = None,
     force_new: Annotated[bool, typer.Option("--force-new", help="Move an existing run in --out aside and start afresh.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -194,7 +197,8 @@ def simulate(
         embedder=embedder, temperature=temperature, cache=cache, record_latency=latency,
         executor=executor, ray_address=ray_address,
         gateway=dict(rpm=rpm, tpm=tpm, max_parallel_requests=max_parallel, timeout_s=timeout, num_retries=retries,
-                     rate_limit_retries=rate_limit_retries, fallbacks=tuple(fallback or ())),
+                     rate_limit_retries=rate_limit_retries, fallbacks=tuple(fallback or ()),
+                     response_format=response_format),
     )
     try:
         config = RunConfig(**options)
@@ -202,6 +206,7 @@ def simulate(
         fail(error_line(exc, {"models": "model", "record_latency": "latency"}))
     check_models(config.gateway, config.models)
     _check_credentials(config.models, config.api_base)
+    check_modality(config.models, config.api_base, config.modality, config.gateway)
     try:
         services = Services(config)
     except (ValueError, OSError, RuntimeError) as exc:

@@ -56,6 +56,9 @@ class GatewayConfig(BaseModel):
     """Retries of HTTP 429 and waits for a rate-limit window (None: the Gateway's default, 10)."""
     fallbacks: tuple[str, ...] = ()
     """Model strings tried, in order, when a model keeps failing (same ``api_base``)."""
+    response_format: Literal["auto", "json_schema", "json_object", "text"] | None = None
+    """Structured output of decisions (None: auto, a JSON schema degrading to ``json_object`` and
+    then plain text when the endpoint rejects it; the mode used is recorded per model)."""
 
     @field_validator("fallbacks")
     @classmethod

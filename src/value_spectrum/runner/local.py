@@ -238,6 +238,11 @@ class BatchRunner:
         finally:
             if handle_signals:
                 loop.remove_signal_handler(signal.SIGINT)
+        modes = self.services.response_formats()
+        if modes:  # which structured-output mode each model ran in (it may have degraded)
+            manifest = rundir.read_manifest()
+            if {**manifest.response_formats, **modes} != manifest.response_formats:
+                rundir.write_manifest(manifest.model_copy(update={"response_formats": {**manifest.response_formats, **modes}}))
         summary.sessions_pending = len(specs) - len(finished)
         summary.add_trajectories(finished[s.session_id] for s in specs if s.session_id in finished)
         summary.cost_usd_this_run = round(self._spent, 8)

@@ -195,6 +195,15 @@ class Services:
             on_step=on_step,
         )
 
+    def response_formats(self) -> dict[str, str]:
+        """Model -> the structured-output mode its shared viewer's gateway ended in."""
+        modes: dict[str, str] = {}
+        for name, viewer in self._shared_viewers.items():
+            mode = getattr(getattr(viewer, "model", None), "format_mode", None)
+            if callable(mode):
+                modes[name] = str(mode())
+        return modes
+
     def viewer_extra(self, viewer: Viewer) -> dict[str, Any]:
         """Provenance of a viewer for ``Trajectory.extra``."""
         describe = getattr(viewer, "describe", None)
