@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -28,8 +29,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from value_spectrum._private import private_dir
 from value_spectrum.records import Video
-from value_spectrum.retrieval.corpus import Corpus, load_corpus
+from value_spectrum.retrieval.corpus import DEMO, Corpus, load_corpus
 from value_spectrum.retrieval.embedders.base import DEFAULT_TEXT_WEIGHT, Embedder, embed_videos
 from value_spectrum.retrieval.embedders.registry import make_embedder
 from value_spectrum.retrieval.index import ChromaVideoIndex, MetaValue, VideoIndex, check_identity
@@ -146,11 +148,30 @@ def build_index(
     return report
 
 
-def default_index_dir(corpus_name: str, embedder_name: str) -> Path:
-    """``<user cache>/index/<corpus>-<embedder>``, the cache read at call time."""
+def index_key(corpus: Corpus) -> str:
+    """What tells one corpus's index from another's: the corpus folder's resolved path, or, for
+    a corpus held only in memory, its content hash (the built-in demo corpus is ``demo``).
+
+    Two corpora in folders of the same name, or two in-memory corpora of the same name with
+    different videos, never share an index.
+    """
+    if corpus.root is not None:
+        return "path:" + str(Path(corpus.root).resolve())
+    if corpus.name == DEMO:
+        return DEMO
+    return "content:" + corpus.content_hash()
+
+
+def default_index_dir(corpus: Corpus, embedder_name: str) -> Path:
+    """``<user cache>/index/<corpus>-<embedder>-<12 hex digits of the index key>``, the cache
+    read at call time (the demo corpus keeps ``<user cache>/index/demo-<embedder>``)."""
     from value_spectrum.retrieval.cache import cache_dir
 
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{corpus_name}-{embedder_name}")
+    key = index_key(corpus)
+    readable = f"{corpus.name}-{embedder_name}"
+    if key != DEMO:
+        readable += "-" + hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", readable)
     return cache_dir() / "index" / safe
 
 
@@ -194,7 +215,9 @@ def open_index(
     corp = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
     emb = make_embedder(embedder, **embedder_options) if isinstance(embedder, str) else embedder
     if chroma_url is None and path is None:
-        path = default_index_dir(corp.name, emb.name)
+        path = default_index_dir(corp, emb.name)
+        private_dir(Path(path).parent.parent)  # the user cache: owner-only, like its contents
+        private_dir(Path(path).parent)
     index = ChromaVideoIndex(emb.describe(), path, chroma_url=chroma_url)
     report = (
         build_index(corp, emb, index, text_weight=text_weight, progress=progress) if build else None
