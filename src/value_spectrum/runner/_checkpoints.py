@@ -41,15 +41,41 @@ def checkpoint_problem(path: Path, exc: BaseException) -> str:
 
 
 @asynccontextmanager
-async def open_checkpoints(path: Path) -> AsyncIterator[Any]:
-    """:func:`~value_spectrum.graphs.checkpoints.sqlite_checkpointer` on ``path``, created
-    owner-only.
+async def open_checkpoints(path: Path, url: str | None = None, *, max_connections: int = 8) -> AsyncIterator[Any]:
+    """The checkpointer of a run: ``url`` (``--checkpoints``: a SQLite file or
+    ``postgresql://...``, see :mod:`~value_spectrum.graphs.checkpoint_store`), or
+    :func:`~value_spectrum.graphs.checkpoints.sqlite_checkpointer` on ``path`` (created
+    owner-only) when ``url`` is None.
+
+    Args:
+        path: the run directory's checkpoint database (used when ``url`` is None).
+        url: the store named by ``--checkpoints``.
+        max_connections: the PostgreSQL pool's size.
 
     Raises:
-        RunDirError: the database cannot be opened. (When it cannot be flushed at the end, an
-            error is logged instead, so that the caller still reports what was done.)
+        RunDirError: the store cannot be opened. (When a SQLite file cannot be flushed at the end,
+            an error is logged instead, so that the caller still reports what was done.)
     """
+    from value_spectrum.graphs.checkpoint_store import (
+        CheckpointStoreError,
+        is_postgres,
+        open_postgres,
+        sqlite_path,
+    )
     from value_spectrum.graphs.checkpoints import sqlite_checkpointer
+
+    try:
+        if is_postgres(url):
+            assert url is not None
+            async with open_postgres(url, max_connections=max_connections) as saver:
+                yield saver
+            return
+        if url is not None:
+            path = sqlite_path(url)
+    except CheckpointStoreError as exc:
+        raise RunDirError(str(exc)) from None
+    if not path.parent.is_dir() and url is not None:
+        raise RunDirError(f"--checkpoints: folder {path.parent} does not exist (for {path})")
 
     opener = sqlite_checkpointer(path)
     try:

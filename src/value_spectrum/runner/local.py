@@ -226,7 +226,10 @@ class BatchRunner:
             loop.add_signal_handler(signal.SIGINT, self._on_sigint)
         sem = asyncio.Semaphore(self.config.concurrency)
         try:
-            async with open_checkpoints(rundir.checkpoints_path) as saver:
+            async with open_checkpoints(
+                rundir.checkpoints_path, self.config.checkpoints,
+                max_connections=min(self.config.concurrency, 16),
+            ) as saver:
                 graph = build_session_graph(saver)
 
                 async def one(spec: SessionSpec) -> None:

@@ -1,0 +1,149 @@
+"""Checkpoints in PostgreSQL (``--checkpoints postgresql://...``): a batch killed with kill -9 on
+one machine continues on another from the shared checkpointer, byte-identical to a batch that was
+never interrupted; and the store URL's errors are one clear line."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from _sim_fakes import reference_factory, services, tiny_corpus
+from value_spectrum.graphs.checkpoint_store import CheckpointStoreError, describe_store, sqlite_path
+from value_spectrum.runlog import RunDirError
+from value_spectrum.runner._checkpoints import open_checkpoints
+from value_spectrum.runner.config import RunConfig
+from value_spectrum.runner.local import run_batch
+
+TESTS = Path(__file__).resolve().parent
+
+SCRIPT = """
+import asyncio, sys
+sys.path.insert(0, {tests!r})
+from _sim_fakes import reference_factory, services, tiny_corpus
+from value_spectrum.runner.config import RunConfig
+from value_spectrum.runner.local import run_batch
+out, url, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
+config = RunConfig(out=out, steps=12, sessions=3, seed=11, concurrency=3, record_latency=False,
+                   checkpoints=url)
+asyncio.run(run_batch(config, services=services(config, reference_factory(tiny_corpus(), delay))))
+"""
+
+
+def config(out: Path, checkpoints: str | None = None) -> RunConfig:
+    return RunConfig(out=out, steps=12, sessions=3, seed=11, concurrency=3, record_latency=False,
+                     checkpoints=checkpoints)
+
+
+def run_here(out: Path, checkpoints: str | None = None):
+    c = config(out, checkpoints)
+    return asyncio.run(run_batch(c, services=services(c, reference_factory(tiny_corpus()))))
+
+
+def sessions(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "sessions").glob("*.json"))}
+
+
+def checkpointed_threads(url: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+
+
+def test_killed_on_one_machine_resumes_on_another_from_postgres(tmp_path: Path, postgres_url: str) -> None:
+    run_here(tmp_path / "clean")
+    expected = sessions(tmp_path / "clean")
+    assert len(expected) == 6
+
+    first = tmp_path / "machine1" / "run"
+    script = tmp_path / "batch.py"
+    script.write_text(SCRIPT.format(tests=str(TESTS)))
+    proc = subprocess.Popen([sys.executable, str(script), str(first), postgres_url, "0.05"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        # kill once some turns are checkpointed in PostgreSQL and no session has finished
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"batch ended before the kill: {proc.communicate()}"
+            with_turns = checkpointed_threads(postgres_url) if _has_tables(postgres_url) else set()
+            if len(with_turns) >= 3:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("no checkpoint reached PostgreSQL in time")
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done_before = sessions(first)
+    assert len(done_before) < 6, "the kill came too late to interrupt anything"
+    assert not (first / "checkpoints.sqlite").exists()  # nothing on machine 1's disk to resume from
+    unfinished = checkpointed_threads(postgres_url)
+    assert unfinished, "no session left to resume"
+
+    # "machine 2": a copy of the run directory (shared storage), the same PostgreSQL database
+    second = tmp_path / "machine2" / "run"
+    second.parent.mkdir()
+    shutil.copytree(first, second)
+    shutil.rmtree(first)
+    summary = run_here(second, postgres_url)
+    assert summary.sessions_resumed >= 1
+    assert summary.sessions_failed == []
+    assert sessions(second) == expected
+    assert checkpointed_threads(postgres_url) == set()  # finished threads are deleted
+
+
+def _has_tables(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT to_regclass('checkpoints')").fetchone()[0] is not None
+
+
+def test_postgres_and_sqlite_runs_are_identical(tmp_path: Path, postgres_url: str) -> None:
+    run_here(tmp_path / "sqlite")
+    run_here(tmp_path / "pg", postgres_url)
+    assert sessions(tmp_path / "pg") == sessions(tmp_path / "sqlite")
+    assert not (tmp_path / "pg" / "checkpoints.sqlite").exists()
+
+
+def test_unreachable_server_is_one_line_without_the_password(tmp_path: Path) -> None:
+    from _postgres import free_port
+
+    url = f"postgresql://vs:hunter2@127.0.0.1:{free_port()}/runs?connect_timeout=2"
+
+    async def go() -> None:
+        async with open_checkpoints(tmp_path / "x.sqlite", url):
+            pass
+
+    with pytest.raises(RunDirError) as err:
+        asyncio.run(go())
+    text = str(err.value)
+    assert text.startswith("--checkpoints: cannot connect to PostgreSQL vs@127.0.0.1:")
+    assert "hunter2" not in text
+    assert "\n" not in text
+
+
+def test_store_urls(tmp_path: Path) -> None:
+    assert sqlite_path("sqlite:////tmp/a.sqlite") == Path("/tmp/a.sqlite")
+    assert sqlite_path("sqlite:///rel/a.sqlite") == Path("rel/a.sqlite")
+    assert sqlite_path(tmp_path / "b.sqlite") == tmp_path / "b.sqlite"
+    assert describe_store("postgres://u:pw@h/db") == "PostgreSQL u@h/db"
+    with pytest.raises(CheckpointStoreError, match=r"unknown store 'redis://'.*postgresql://"):
+        sqlite_path("redis://u:pw@host/0")
+    with pytest.raises(RunDirError, match="does not exist"):
+        asyncio.run(_open(str(tmp_path / "missing" / "c.sqlite")))
+
+
+async def _open(url: str) -> None:
+    async with open_checkpoints(Path("unused.sqlite"), url):
+        pass
