@@ -204,3 +204,25 @@ def test_report_imports_no_heavy_module(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_report_at_80_columns_keeps_intervals_and_whole_ids(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    long_id = "archetype_self_direction_with_a_long_name"
+    for f in (run / "sessions").glob("*.json"):
+        f.write_text(f.read_text().replace('"carer"', f'"{long_id}"'))
+    res = CliRunner().invoke(build_app(), ["report", str(run), "--boot", "20"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in res.stdout  # nothing cut
+    assert "95% CI" in res.stdout  # the interval is in a second table, not dropped
+    assert "drift" in res.stdout
+    assert "".join(line.strip() for line in res.stdout.splitlines()).count(long_id) >= 1
+    assert "Usage" in res.stdout
+    js = CliRunner().invoke(build_app(), ["report", str(run), "--json", "--boot", "0"])
+    data = json.loads(js.stdout)
+    assert long_id in {g["persona_id"] for g in data["groups"]}
+    usage = {u["model"]: u for u in data["usage"]}
+    assert set(usage) == {"reference", "openai/always-yes", "all"}
+    assert usage["all"]["turns"] == 120 + 120 + 12

@@ -10,6 +10,7 @@ from value_spectrum import __version__
 from value_spectrum.cli import (
     bench_cmd,
     chat_cmd,
+    compare_cmd,
     corpus_cmd,
     export_cmd,
     index_cmd,
@@ -55,6 +56,7 @@ def build_app() -> typer.Typer:
     app.command("simulate")(simulate_cmd.simulate)
     app.command("export")(export_cmd.export)
     app.command("report")(report_cmd.report)
+    app.command("compare")(compare_cmd.compare)
     app.command("probe")(probe_cmd.probe)
     app.add_typer(bench_cmd.build(), name="bench", help="The paper's benchmarks.")
     app.command("chat")(chat_cmd.chat)

@@ -144,11 +144,12 @@ def radar_figure(
         if title:
             ax.set_title(title, pad=12)
         if series:
-            fig.legend(loc="outside lower center", ncols=min(3, len(series)))
-        fig.text(
-            0.5, 0.0, "radius: SD above or below each profile's own mean (dashed ring = mean)",
-            ha="center", va="top", fontsize=6, color="#555",
-        )
+            fig.legend(
+                loc="outside lower center",
+                ncols=min(3, len(series)),
+                title="radius: SD above or below each profile's own mean (dashed ring = mean)",
+                title_fontsize=6,
+            )
     return fig
 
 
@@ -198,9 +199,13 @@ def like_rate_figure(
             rates = [_num(bars[v].rate) for v in VALUE_IDS]
             ax.bar(xs, rates, bw * 0.92, color=colour, label=name)
             lo = [max(0.0, r - _num(bars[v].low, r)) for r, v in zip(rates, VALUE_IDS, strict=True)]
-            hi = [max(0.0, _num(bars[v].high, r) - r) for r, v in zip(rates, VALUE_IDS, strict=True)]
+            hi = [
+                max(0.0, _num(bars[v].high, r) - r) for r, v in zip(rates, VALUE_IDS, strict=True)
+            ]
             if any(lo) or any(hi):
-                ax.errorbar(xs, rates, yerr=[lo, hi], fmt="none", ecolor="#222", lw=0.7, capsize=1.5)
+                ax.errorbar(
+                    xs, rates, yerr=[lo, hi], fmt="none", ecolor="#222", lw=0.7, capsize=1.5
+                )
             for xi, v in zip(xs, VALUE_IDS, strict=True):
                 b = bars[v]
                 if not _finite(b.rate):
@@ -254,7 +259,12 @@ def heatmap_figure(
                 if text is None:
                     text = "n/a" if math.isnan(val) else f"{val:.0f}"
                 ax.text(
-                    j, i, text, ha="center", va="center", fontsize=5.5,
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=5.5,
                     color="white" if math.isnan(val) or val < 60 else "black",
                 )
         if separator_after is not None and 0 < separator_after < len(rows):
@@ -359,8 +369,13 @@ def steerability_figure(
             ax.plot(dots_x, dots_y, "o", ms=2.5, color="#222", label="one session")
         if reference:
             ax.barh(
-                ys[len(rows) :], [v for _, v in reference], height=0.6, color="white",
-                edgecolor=PALETTE[1], hatch="///", label="paper (approximate)",
+                ys[len(rows) :],
+                [v for _, v in reference],
+                height=0.6,
+                color="white",
+                edgecolor=PALETTE[1],
+                hatch="///",
+                label="paper (approximate)",
             )
         for y, (_, m, _) in zip(ys, rows, strict=False):
             if not _finite(m):

@@ -106,8 +106,13 @@ def render_html(
             if radar is not None:
                 charts["radar"] = _img(radar, "target vs revealed on the value circle")
             charts["like"] = _img(RF.group_like_rates(g), "like rate per primary value")
-        groups.append({"g": g, "charts": charts, "fails": sum(
-            v for k, v in g.outcomes.items() if k not in ("like", "skip"))})
+        groups.append(
+            {
+                "g": g,
+                "charts": charts,
+                "fails": sum(v for k, v in g.outcomes.items() if k not in ("like", "skip")),
+            }
+        )
     template = env.get_template("report.html.j2")
     return template.render(
         report=report,

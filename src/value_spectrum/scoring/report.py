@@ -45,6 +45,7 @@ from value_spectrum.scoring.revealed import (
 )
 from value_spectrum.scoring.rundir import LabelledVideo, RunData, injected_profile, read_run
 from value_spectrum.scoring.stats import finite_or_none, nanmedian
+from value_spectrum.scoring.usage import usage_rows
 from value_spectrum.values import VALUE_IDS, ValueProfile
 
 __all__ = [
@@ -355,4 +356,5 @@ def build_report(
         citation=CITATION,
         examples=_examples(run.sessions, run.labels, examples),
         problems=list(run.problems),
+        usage=usage_rows(run.sessions, run.labels),
     )

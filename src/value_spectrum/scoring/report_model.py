@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from value_spectrum.scoring.alignment import STEER_WINDOW
 from value_spectrum.scoring.consistency import DRIFT_THRESHOLD
 from value_spectrum.scoring.revealed import DEFAULT_CIRCLE_PRIOR, MIN_DECISIONS
 from value_spectrum.scoring.stats import DEFAULT_L2
+from value_spectrum.scoring.usage import UsageRow
 
 
 class _Model(BaseModel):
@@ -237,3 +238,5 @@ class Report(_Model):
     """Decisions to show in the HTML report."""
     problems: list[str]
     """Files that could not be read."""
+    usage: list[UsageRow] = Field(default_factory=list)
+    """Turns, tokens, images, retries, repairs and cost per model, then 'all'."""

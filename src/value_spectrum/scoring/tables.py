@@ -46,8 +46,8 @@ def groups_table(report: Report, *, wide: bool = True) -> Table:
     """One row per persona x model; ``wide`` adds the alignment's 95% bootstrap interval and
     the drift slope (narrow terminals get the rest)."""
     t = Table(title="Persona x model", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    t.add_column("persona", no_wrap=True, max_width=22)
-    t.add_column("model", no_wrap=True, max_width=16)
+    t.add_column("persona", overflow="fold", max_width=24)  # folded, never cut
+    t.add_column("model", overflow="fold", max_width=18)
     cols = ("n", "like%", "align", "95% CI", "recov", "stab", "drift", "steer", "fail")
     for col in cols:
         if wide or col not in ("95% CI", "drift"):
@@ -79,6 +79,36 @@ def groups_table(report: Report, *, wide: bool = True) -> Table:
                 for col, c in zip(("p", "m", *cols), row, strict=True)
                 if wide or col not in ("95% CI", "drift")
             )
+        )
+    return t
+
+
+def intervals_table(report: Report) -> Table:
+    """What a narrow terminal's groups table leaves out: the alignment's 95% bootstrap interval
+    and the drift slope, one row per group (a second table instead of dropped columns)."""
+    t = Table(
+        title="Persona x model: interval and drift",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    t.add_column("persona", overflow="fold", max_width=30)
+    t.add_column("model", overflow="fold", max_width=24)
+    t.add_column("align", justify="right", no_wrap=True)
+    t.add_column("95% CI", justify="right", no_wrap=True)
+    t.add_column("drift", justify="right", no_wrap=True)
+    for g in report.groups:
+        ci = (
+            "n/a"
+            if g.alignment_ci is None
+            else f"{_f(g.alignment_ci[0])}..{_f(g.alignment_ci[1])}"
+        )
+        t.add_row(
+            g.persona_id,
+            g.model,
+            _f(g.alignment),
+            ci,
+            _f(g.consistency.get("drift_slope_per_100")),
         )
     return t
 
@@ -137,7 +167,10 @@ def report_renderables(report: Report, *, width: int = 120) -> RenderableType:
         parts.append(preference_table(report.preference, report.reference))
         parts.append(Text(report.citation, style="dim"))
     if report.groups:
-        parts.append(groups_table(report, wide=width >= 110))
+        wide = width >= 110
+        parts.append(groups_table(report, wide=wide))
+        if not wide:
+            parts.append(intervals_table(report))
         reasons = reasons_table(report)
         if reasons is not None:
             parts.append(reasons)
@@ -149,6 +182,11 @@ def report_renderables(report: Report, *, width: int = 120) -> RenderableType:
                 style="dim",
             )
         )
+    from value_spectrum.scoring.compare_tables import usage_table
+
+    usage = usage_table(report.usage, title="Usage (calls: model turns + questionnaire answers)")
+    if usage is not None:
+        parts.append(usage)
     for p in report.problems:
         parts.append(Text(f"unreadable: {p}", style="yellow"))
     if not report.labels_available:

@@ -1,0 +1,147 @@
+"""`compare`: models side by side (library and CLI): like rates with Wilson intervals, revealed
+profiles, steerability per model x strategy, Holm-adjusted differences, usage, figures, HTML,
+and the paper's table beside a preference run."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from value_spectrum.cli.app import build_app
+from value_spectrum.personas import Persona
+from value_spectrum.records import RunManifest, Usage
+from value_spectrum.runlog import write_labels, write_personas
+from value_spectrum.scoring.compare import compare_runs
+from value_spectrum.scoring.synthetic import planted_trajectory, synthetic_videos
+from value_spectrum.values import VALUE_IDS, ValueProfile
+
+CARER = ValueProfile.from_mapping({"benevolence": 0.9, "universalism": 0.8}, default=0.2)
+BOSS = ValueProfile.from_mapping({"power": 0.9, "achievement": 0.85}, default=0.2)
+
+
+def _run(root: Path, name: str, *, preference: bool = False) -> Path:
+    """Two models playing the carer: 'reference' likes by the carer's profile, 'openai/boss'
+    by the boss's; two sessions each (the second model's turns cost tokens)."""
+    run = root / name
+    (run / "sessions").mkdir(parents=True)
+    videos = synthetic_videos(120, seed=3)
+    sessions = []
+    for k in range(2):
+        sessions.append(
+            planted_trajectory(CARER, videos, steps=150, seed=k, persona_id="carer",
+                               session_id=f"carer-ref-{k}")
+        )
+        t = planted_trajectory(BOSS, videos, steps=150, seed=10 + k, persona_id="carer",
+                               model="openai/boss", session_id=f"carer-boss-{k}")
+        steps = tuple(
+            s.model_copy(update={"usage": Usage(prompt_tokens=100, completion_tokens=7,
+                                                cost_usd=0.001)})
+            for s in t.steps
+        )
+        sessions.append(t.model_copy(update={"steps": steps}))
+    for t in sessions:
+        if preference:
+            t = t.model_copy(update={"feed": "preference"})
+        (run / "sessions" / f"{t.session_id}.json").write_text(t.model_dump_json(), "utf-8")
+    write_labels(run, videos)
+    write_personas(run, [Persona(id="carer", name="Carer", traits=("I help.", "I care.", "I give."),
+                                 target=CARER)])
+    config = {"benchmark": "preference"} if preference else {}
+    (run / "manifest.json").write_text(
+        RunManifest(run_id=name, created="2026-01-01", config=config).model_dump_json(), "utf-8"
+    )
+    return run
+
+
+def test_compare_puts_two_models_side_by_side(tmp_path: Path) -> None:
+    cmp = compare_runs([_run(tmp_path, "feed")])
+    assert cmp.models == ["openai/boss", "reference"]
+    cells = {(c.model, c.value): c for c in cmp.like_rates}
+    assert len(cells) == 2 * len(VALUE_IDS)
+    for c in cells.values():
+        assert c.n > 0
+        assert c.low is not None
+        assert c.high is not None
+        assert c.rate is not None
+        assert c.low <= c.rate <= c.high
+    # the boss-like model likes power far more than the carer-like reference viewer
+    assert cells[("openai/boss", "power")].rate > cells[("reference", "power")].rate  # type: ignore[operator]
+    power = next(d for d in cmp.differences if d.value == "power")
+    assert power.cohens_h is not None
+    assert power.cohens_h > 0.5
+    assert power.p_holm is not None
+    assert power.p is not None
+    assert power.p <= power.p_holm < 0.05
+    assert len(cmp.differences) == len(VALUE_IDS)  # one pair x ten values
+    prof = {p.model: p for p in cmp.profiles}
+    assert prof["reference"].revealed is not None
+    assert max(prof["reference"].revealed, key=prof["reference"].revealed.__getitem__) in (
+        "benevolence", "universalism")
+    steer = {s.model: s for s in cmp.steerability}
+    assert set(steer) == {"openai/boss", "reference"}
+    assert steer["reference"].strategy == "simple"
+    assert steer["reference"].sessions == 2
+    assert len(steer["reference"].session_steerability_pp) == 2
+    assert steer["reference"].median_alignment is not None
+    assert steer["openai/boss"].median_alignment is not None
+    assert steer["reference"].median_alignment > steer["openai/boss"].median_alignment
+    usage = {u.model: u for u in cmp.usage}
+    assert usage["openai/boss"].prompt_tokens == 300 * 100
+    assert usage["openai/boss"].model_turns == 300
+    assert usage["openai/boss"].cost_usd == pytest.approx(0.3)
+    assert usage["reference"].tokens == 0
+    assert usage["all"].tokens == 300 * 107
+    assert cmp.reference == {}  # a feed run: the paper's preference table does not apply
+
+
+def test_compare_of_preference_runs_shows_the_paper_and_labels_repeated_models(
+    tmp_path: Path,
+) -> None:
+    cmp = compare_runs([_run(tmp_path, "a", preference=True), _run(tmp_path, "b", preference=True)])
+    assert cmp.models == ["openai/boss (a)", "reference (a)", "openai/boss (b)", "reference (b)"]
+    assert "GPT-4o" in cmp.reference
+    assert "approximate" in cmp.citation.lower()
+    assert len(cmp.differences) == 6 * len(VALUE_IDS)
+    assert cmp.steerability == []
+
+
+def test_compare_cli_tables_json_figures_html(tmp_path: Path) -> None:
+    run = _run(tmp_path, "feed")
+    pref = _run(tmp_path, "pref", preference=True)
+    app = build_app()
+    runner = CliRunner()
+    res = runner.invoke(
+        app,
+        ["compare", str(run), str(pref), "--figures", str(tmp_path / "figs"),
+         "--html", str(tmp_path / "cmp.html")],
+        env={"COLUMNS": "80"},
+    )
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "% yes per value [95% Wilson interval]" in res.stdout
+    assert re.search(r"power\s+\d+ \[\d+-\d+\] \d+ ", res.stdout)  # rate [interval] n
+    assert "paper mean (range)" in res.stdout
+    for stem in ("model_value_heatmap", "model_like_rate", "model_revealed_radar",
+                 "model_steerability"):
+        for ext in ("png", "svg", "pdf"):
+            assert (tmp_path / "figs" / f"{stem}.{ext}").stat().st_size > 1000
+    page = (tmp_path / "cmp.html").read_text()
+    assert page.count("data:image/svg+xml;base64,") == 4
+    assert "GPT-4o" in page
+    assert "Cohen" in page
+    js = runner.invoke(app, ["compare", str(run), "--json"])
+    assert js.exit_code == 0, js.output
+    data = json.loads(js.stdout)
+    assert {"like_rates", "profiles", "steerability", "differences", "usage", "reference"} <= set(data)
+    assert data["usage"][-1]["model"] == "all"
+
+
+def test_compare_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    res = CliRunner().invoke(build_app(), ["compare", str(tmp_path)])
+    assert res.exit_code == 2
+    assert str(tmp_path) in res.output
