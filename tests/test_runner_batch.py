@@ -192,6 +192,10 @@ def test_a_newer_record_format_is_refused_not_redone(tmp_path: Path) -> None:
 def test_questionnaire_probes_are_recorded(tmp_path: Path) -> None:
     s = run(cfg(tmp_path / "r", probe_every=3, sessions=1))
     assert s.sessions_finished == 2
+    answers = list(export_rows(tmp_path / "r", "probes"))
+    assert {a["after_turn"] for a in answers} == {3, 6}
+    assert {a["session_id"] for a in answers} == {t.session_id for t in RunLog(tmp_path / "r").iter_sessions()}
+    assert all(a["rating"] is not None and a["value"] for a in answers)
     for t in RunLog(tmp_path / "r").iter_sessions():
         assert [p.after_turn for p in t.probes] == [3, 6]
         assert all(a.rating is not None for p in t.probes for a in p.answers)

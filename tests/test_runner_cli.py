@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from value_spectrum.cli.app import build_app
+from value_spectrum.values import VALUE_IDS
 
 PERSONAS = ["--personas", "archetype_benevolence", "--personas", "archetype_power"]
 
@@ -54,7 +55,23 @@ def test_simulate_defaults_write_a_run_dir_and_continue(cli: CliRunner, tmp_path
     assert cli.invoke(app, ["export", str(run_dir), "-f", "parquet", "-o", str(pq)]).exit_code == 0
     import pandas as pd
 
-    assert len(pd.read_parquet(pq)) == 10
+    frame = pd.read_parquet(pq)
+    assert len(frame) == 10
+    # one read has every join: the video's title, primary value and labels, the persona's target
+    assert frame["title"].str.len().min() > 0
+    assert frame["primary_value"].notna().any()
+    assert frame[[f"label_{v}" for v in VALUE_IDS]].notna().all().all()
+    assert frame[[f"target_{v}" for v in VALUE_IDS]].notna().all().all()
+    assert list(frame["searches"].iloc[0]) == []  # a list column, not a string
+    groups = tmp_path / "g.parquet"
+    assert cli.invoke(app, ["export", str(run_dir), "--what", "groups", "-o", str(groups)]).exit_code == 0
+    g = pd.read_parquet(groups)
+    assert sorted(g["persona_id"]) == sorted(p for p in PERSONAS if not p.startswith("-"))
+    assert list(g["strategies"].iloc[0]) == ["simple"]
+    assert (g["alignment"].notna() | (g["alignment_reason"] != "")).all()  # 5 steps: a reason
+    bad = cli.invoke(app, ["export", str(run_dir), "--what", "sessions"])
+    assert bad.exit_code == 2
+    assert "--what" in bad.output
     by_suffix = tmp_path / "d2.parquet"  # no --format: the --output suffix picks it
     assert cli.invoke(app, ["export", str(run_dir), "-o", str(by_suffix)]).exit_code == 0
     assert len(pd.read_parquet(by_suffix)) == 10

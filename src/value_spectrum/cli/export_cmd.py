@@ -18,10 +18,17 @@ def export(
         typer.Option("--format", "-f", help="jsonl | csv | parquet. Default: from the --output suffix (.csv, .parquet), else jsonl."),
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout (required for parquet).")] = None,
+    what: Annotated[
+        str,
+        typer.Option("--what", help="One row per: decisions (joined with video labels and persona target) | groups (persona x model, the report's numbers) | probes (questionnaire answers)."),
+    ] = "decisions",
 ) -> None:
-    """Export every decision of a run as tidy rows (pandas: `pd.read_json(f, lines=True)`)."""
+    """Export a run as tidy rows (pandas: `pd.read_parquet(f)` or `pd.read_json(f, lines=True)`)."""
     from value_spectrum.runlog import RunDirError
-    from value_spectrum.runner.export import export_rows, write_rows
+    from value_spectrum.runner.export import COLUMNS_OF, export_rows, write_rows
+
+    if what not in COLUMNS_OF:
+        fail(f"--what: unknown {what!r}; choose decisions, groups or probes")
 
     if fmt is None:
         suffix = output.suffix.lower() if output is not None else ""
@@ -31,8 +38,8 @@ def export(
     if fmt == "parquet" and output is None:
         fail("--format parquet needs --output FILE")
     try:
-        rows = export_rows(run_dir)
-        n = write_rows(rows, fmt, output if output is not None else sys.stdout)  # type: ignore[arg-type]
+        rows = export_rows(run_dir, what)  # type: ignore[arg-type]
+        n = write_rows(rows, fmt, output if output is not None else sys.stdout, COLUMNS_OF[what])  # type: ignore[arg-type]
     except RunDirError as exc:
         fail(str(exc))
     except BrokenPipeError:  # `export RUN | head`: the reader left; that is not an error
