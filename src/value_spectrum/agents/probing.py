@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from value_spectrum.agents.base import Viewer
 from value_spectrum.personas.model import Persona
@@ -77,3 +78,46 @@ async def ask_questionnaire(
         scale_max=instrument.scale_max,
         answers=tuple(answers),
     )
+
+
+@dataclass(frozen=True)
+class ProbeCoverage:
+    """How many questionnaire items got a readable rating, over one or more probes."""
+
+    asked: int
+    """Items asked, over every probe."""
+    unanswered: int
+    """Items whose reply could not be read as a rating (after the repair turn)."""
+    sample_reply: str | None
+    """One unreadable raw reply, shortened (None when every item was answered)."""
+
+    @property
+    def answered(self) -> int:
+        """Items with a rating."""
+        return self.asked - self.unanswered
+
+    def describe(self) -> str:
+        """One line: ``3 of 35 items unanswered; one reply was: '...'``."""
+        text = f"{self.unanswered} of {self.asked} questionnaire items unanswered"
+        if self.sample_reply is not None:
+            text += f"; one reply was: {self.sample_reply!r}"
+        return text
+
+
+SAMPLE_REPLY_CHARS = 160
+"""The most characters of a raw reply shown as the sample of an unanswered item."""
+
+
+def probe_coverage(probes: Iterable[Probe]) -> ProbeCoverage:
+    """Count the answered and unanswered items of ``probes`` and keep one unreadable reply."""
+    asked = unanswered = 0
+    sample: str | None = None
+    for probe in probes:
+        for answer in probe.answers:
+            asked += 1
+            if answer.rating is None:
+                unanswered += 1
+                if sample is None:
+                    raw = " ".join(answer.raw.split()) or "(empty reply)"
+                    sample = raw if len(raw) <= SAMPLE_REPLY_CHARS else raw[: SAMPLE_REPLY_CHARS - 3] + "..."
+    return ProbeCoverage(asked=asked, unanswered=unanswered, sample_reply=sample)

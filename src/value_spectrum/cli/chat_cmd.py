@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from value_spectrum.cli._console import console, err_console, fail
 
@@ -193,10 +194,12 @@ def _values_panel(session: ChatSession, decisions: list[dict[str, Any]], corpus:
 def _probe_panel(probe: Any) -> None:
     from rich.table import Table
 
+    from value_spectrum.agents.probing import probe_coverage
     from value_spectrum.scoring.questionnaire import score_probe
 
     stated = score_probe(probe)
-    answered = sum(1 for a in probe.answers if a.rating is not None)
+    coverage = probe_coverage([probe])
+    answered = coverage.answered
     table = Table(title=f"questionnaire: {answered}/{len(probe.answers)} items answered",
                   title_justify="left")
     table.add_column("value")
@@ -204,9 +207,12 @@ def _probe_panel(probe: Any) -> None:
     profile = stated.centred
     for v, x in (profile.as_dict().items() if profile is not None else []):
         table.add_row(v, f"{x:+.2f}")
+    if coverage.sample_reply is not None:
+        err_console.print(f"questionnaire: {coverage.describe()}", style="yellow", markup=False,
+                          highlight=False, soft_wrap=True)
     if profile is None:
         console.print(f"[yellow]questionnaire: {answered}/{len(probe.answers)} items answered; "
-                      f"cannot score the answers: {stated.reason or 'no readable answer'}[/]")
+                      f"cannot score the answers: {escape(stated.reason or 'no readable answer')}[/]")
         return
     console.print(table)
 

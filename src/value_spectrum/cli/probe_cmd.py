@@ -172,7 +172,11 @@ def probe(
     response_format: ResponseFormatOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Probe a persona's stated values every K turns of a feed session, against its choices."""
+    """Probe a persona's stated values every K turns of a feed session, against its choices.
+
+    Exit status: 0 when answers could be scored (unanswered items are counted on stderr), 1 when
+    no questionnaire item got a readable rating, 2 on a usage error.
+    """
     import hashlib
 
     from pydantic import ValidationError
@@ -208,12 +212,24 @@ def probe(
         fail(error_line(exc))
     except (ValueError, KeyError, OSError) as exc:
         fail(str(exc).splitlines()[0].strip("'\""))
+    from value_spectrum.agents.probing import probe_coverage
+    from value_spectrum.runlog import RunLog
+
     rep = build_report(run_dir, ScoringOptions(n_boot=0, window=max(every, 10)))
     if not rep.groups:
         fail(f"{run_dir}: the session produced no record", code=1)
     data = _probe_json(rep.groups[0], run_dir)
+    coverage = probe_coverage(p for t in RunLog(run_dir).iter_sessions() for p in t.probes)
+    data["items_asked"] = coverage.asked
+    data["items_unanswered"] = coverage.unanswered
+    data["unanswered_sample"] = coverage.sample_reply
+    nothing = coverage.answered == 0
     if as_json:
         print_json(data)
+        if coverage.unanswered:
+            err_console.print(f"probe: {coverage.describe()}", markup=False, highlight=False, soft_wrap=True)
+        if nothing:
+            raise typer.Exit(1)
         return
     console.print(_table(data))
 
@@ -230,3 +246,8 @@ def probe(
     console.print(
         f"outcomes: {', '.join(f'{k} {v}' for k, v in data['outcomes'].items())} · run directory: {run_dir}"
     )
+    if coverage.unanswered:
+        err_console.print(f"probe: {coverage.describe()}", markup=False, highlight=False, soft_wrap=True)
+    if nothing:
+        err_console.print("probe: no questionnaire answer could be scored", highlight=False)
+        raise typer.Exit(1)
