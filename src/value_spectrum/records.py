@@ -194,6 +194,11 @@ class Usage(Frozen):
     """Cost as litellm priced it (0 when unknown)."""
     cached: bool = False
     """Served from the response cache."""
+    repairs: int | None = None
+    """Repair requests sent after an unreadable reply (None: not recorded, as in runs written
+    before this field existed)."""
+    retries: int | None = None
+    """Provider retries the model client reported (None: not reported)."""
 
 
 class Step(Frozen):
@@ -209,6 +214,11 @@ class Step(Frozen):
     """The parsed decision (None unless the outcome is like or skip)."""
     raw: str = ""
     """The model's raw final reply, kept for every outcome."""
+    earlier_raws: tuple[str, ...] = ()
+    """The replies before the final one, oldest first: the unreadable reply a repair turn was
+    asked to replace. With :attr:`raw`, every reply of the decision is kept."""
+    repaired: bool = False
+    """The first reply could not be read and the decision comes from the repair turn's reply."""
     error: str = ""
     """Why the turn failed, for error / unparseable / refused."""
     searches: tuple[str, ...] = ()
@@ -325,3 +335,7 @@ class RunManifest(Frozen):
     response_formats: dict[str, str] = Field(default_factory=dict)
     """Model -> the structured-output mode its decisions ran in at the end of the last run
     (json_schema | json_object | text; see ``agents.formats``); empty for models without one."""
+    counts: dict[str, int] = Field(default_factory=dict)
+    """Totals over the finished sessions, updated at the end of every invocation: ``repairs``
+    (repair requests sent), ``repaired`` (decisions taken from a repair turn's reply) and
+    ``retries`` (provider retries reported)."""

@@ -26,6 +26,10 @@ class ViewerReply:
     """Set exactly when the outcome is like or skip."""
     raw: str = ""
     """The raw final reply."""
+    earlier_raws: tuple[str, ...] = ()
+    """Replies before the final one, oldest first (the unreadable reply a repair replaced)."""
+    repaired: bool = False
+    """The decision comes from the repair turn's reply."""
     error: str = ""
     """Why it failed, for the failure outcomes."""
     searches: tuple[str, ...] = ()

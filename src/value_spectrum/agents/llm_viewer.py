@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from value_spectrum.agents.base import SearchTool, ViewerReply
@@ -91,7 +91,14 @@ def sum_usage(usages: Sequence[Usage]) -> Usage:
         completion_tokens=sum(u.completion_tokens for u in usages),
         cost_usd=sum(u.cost_usd for u in usages),
         cached=bool(usages) and all(u.cached for u in usages),
+        repairs=_known_sum(u.repairs for u in usages),
+        retries=_known_sum(u.retries for u in usages),
     )
+
+
+def _known_sum(values: Iterable[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def history_text(history: Sequence[Step], n: int) -> str:
@@ -264,6 +271,8 @@ class LLMViewer:
         usages: list[Usage] = []
         queries: list[str] = []
         raw = ""
+        earlier: list[str] = []
+        repairs = 0
         try:
             prompt = self.strategy(persona)
             messages = self.messages_for(prompt, observation, history, search=search is not None)
@@ -284,6 +293,8 @@ class LLMViewer:
                 first_error = parsed.error
                 messages.append({"role": "assistant", "content": raw})
                 messages.append({"role": "user", "content": repair_request(parsed.error)})
+                earlier.append(raw)  # kept: the repair's reply does not overwrite it
+                repairs += 1
                 response = await self.model.complete(self._request(messages, schema=prompt.schema, tools=False, purpose="repair"))
                 usages.append(response.usage)
                 raw = response.text
@@ -291,28 +302,40 @@ class LLMViewer:
                 if isinstance(parsed, ParseFailure):
                     parsed = ParseFailure(parsed.outcome, f"{parsed.error} (after repair; first reply: {first_error})")
         except ModelRefusal as exc:
-            return self._failure(Outcome.REFUSED, f"refused by the provider: {exc}", raw, queries, usages, started)
+            return self._failure(Outcome.REFUSED, f"refused by the provider: {exc}", raw, queries, usages, started, earlier, repairs)
         except ModelError as exc:
-            return self._failure(Outcome.ERROR, f"model error: {exc}", raw, queries, usages, started)
+            return self._failure(Outcome.ERROR, f"model error: {exc}", raw, queries, usages, started, earlier, repairs)
         except OSError as exc:
-            return self._failure(Outcome.ERROR, f"cannot read observation media: {exc}", raw, queries, usages, started)
+            return self._failure(Outcome.ERROR, f"cannot read observation media: {exc}", raw, queries, usages, started, earlier, repairs)
         except Exception as exc:  # a viewer never raises for one bad turn
             logger.exception("viewer %s: unexpected failure on video %s", self.name, observation.video_id)
-            return self._failure(Outcome.ERROR, f"{type(exc).__name__}: {exc}", raw, queries, usages, started)
+            return self._failure(Outcome.ERROR, f"{type(exc).__name__}: {exc}", raw, queries, usages, started, earlier, repairs)
         if isinstance(parsed, ParseFailure):
-            return self._failure(parsed.outcome, parsed.error, raw, queries, usages, started)
+            return self._failure(parsed.outcome, parsed.error, raw, queries, usages, started, earlier, repairs)
         decision: Decision = parsed
         return ViewerReply(
             outcome=Outcome.LIKE if decision.action == "like" else Outcome.SKIP,
             decision=decision,
             raw=raw,
+            earlier_raws=tuple(earlier),
+            repaired=repairs > 0,
             searches=tuple(queries),
-            usage=sum_usage(usages),
+            usage=self._usage(usages, repairs),
         )
 
-    def _failure(self, outcome: Outcome, error: str, raw: str, queries: list[str], usages: list[Usage], started: float) -> ViewerReply:
+    @staticmethod
+    def _usage(usages: list[Usage], repairs: int) -> Usage:
+        """The decision's usage, with the repairs it needed counted (0 when none)."""
+        total = sum_usage(usages)
+        return total.model_copy(update={"repairs": repairs})
+
+    def _failure(
+        self, outcome: Outcome, error: str, raw: str, queries: list[str], usages: list[Usage], started: float,
+        earlier: list[str] | None = None, repairs: int = 0,
+    ) -> ViewerReply:
         logger.info("viewer %s: %s after %.2fs: %s", self.name, outcome.value, time.perf_counter() - started, error[:200])
-        return ViewerReply(outcome=outcome, raw=raw, error=error, searches=tuple(queries), usage=sum_usage(usages))
+        return ViewerReply(outcome=outcome, raw=raw, earlier_raws=tuple(earlier or ()), error=error,
+                           searches=tuple(queries), usage=self._usage(usages, repairs))
 
     # ---- questionnaires -----------------------------------------------------------------------
     async def rate(self, persona: Persona | None, instrument: Instrument, item: Item) -> ProbeAnswer:

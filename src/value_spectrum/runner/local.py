@@ -248,6 +248,7 @@ class BatchRunner:
                 rundir.write_manifest(manifest.model_copy(update={"response_formats": {**manifest.response_formats, **modes}}))
         summary.sessions_pending = len(specs) - len(finished)
         summary.add_trajectories(finished[s.session_id] for s in specs if s.session_id in finished)
+        _record_counts(rundir, summary)
         summary.cost_usd_this_run = round(self._spent, 8)
         summary.decisions_this_run = self._decisions
         summary.stopped = self.stop_reason
@@ -322,6 +323,19 @@ class BatchRunner:
         with contextlib.suppress(Exception):  # the record is safe; a stale thread is harmless
             await saver.adelete_thread(sid)
         self.observer.on_session_end(trajectory)
+
+
+def _record_counts(rundir: RunLog, summary: RunSummary) -> None:
+    """Keep the run's repair and retry totals in the manifest (``counts``)."""
+    counts = {"repairs": summary.repairs, "repaired": summary.repaired}
+    if summary.retries is not None:
+        counts["retries"] = summary.retries
+    try:
+        manifest = rundir.read_manifest()
+        if manifest.counts != counts:
+            rundir.write_manifest(manifest.model_copy(update={"counts": counts}))
+    except (RunDirError, OSError) as exc:  # the sessions hold the same numbers
+        logger.warning("could not update the manifest's counts: %s", exc)
 
 
 def _store_problem(exc: OSError | sqlite3.Error) -> str:

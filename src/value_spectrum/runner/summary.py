@@ -11,6 +11,26 @@ from value_spectrum.records import Outcome, Trajectory
 
 
 @dataclass
+class ReplyCounts:
+    """Repairs and retries over trajectories, counted from their steps."""
+
+    repairs: int = 0
+    """Repair requests sent."""
+    repaired: int = 0
+    """Decisions taken from a repair turn's reply."""
+    retries: int | None = None
+    """Provider retries reported (None: not reported by any step)."""
+
+    def add(self, trajectory: Trajectory) -> None:
+        """Count one trajectory's steps."""
+        for s in trajectory.steps:
+            self.repairs += s.usage.repairs or 0
+            self.repaired += int(s.repaired)
+            if s.usage.retries is not None:
+                self.retries = (self.retries or 0) + s.usage.retries
+
+
+@dataclass
 class RunSummary:
     """The result of one invocation of a batch, over the whole run directory."""
 
@@ -56,6 +76,12 @@ class RunSummary:
     """Wall time of this invocation."""
     stopped: str | None = None
     """Why the batch stopped early: ``budget`` or ``interrupt``; None when it ran to the end."""
+    repairs: int = 0
+    """Repair requests sent after unreadable replies, over every finished session."""
+    repaired: int = 0
+    """Decisions taken from a repair turn's reply (the first reply is kept in the step)."""
+    retries: int | None = None
+    """Provider retries the model clients reported (None: none reported them)."""
 
     def add_trajectories(self, trajectories: Iterable[Trajectory]) -> None:
         """Fill the run-wide totals from the finished sessions."""
@@ -63,7 +89,9 @@ class RunSummary:
         statuses: dict[str, int] = {}
         n = decisions = pt = ct = 0
         cost = 0.0
+        counts = ReplyCounts()
         for t in trajectories:
+            counts.add(t)
             n += 1
             statuses[t.status] = statuses.get(t.status, 0) + 1
             for k, v in t.outcome_counts().items():
@@ -78,6 +106,7 @@ class RunSummary:
         self.decisions = decisions
         self.prompt_tokens, self.completion_tokens = pt, ct
         self.cost_usd = round(cost, 8)
+        self.repairs, self.repaired, self.retries = counts.repairs, counts.repaired, counts.retries
         chosen = outcomes["like"] + outcomes["skip"]
         self.like_rate = outcomes["like"] / chosen if chosen else None
 
