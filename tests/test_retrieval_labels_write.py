@@ -257,3 +257,25 @@ def test_proposed_labels_per_source() -> None:
     none = item.model_copy(update={"retrieval": None})
     assert proposed_labels(none, "retrieval") is None
     assert proposed_labels(none, "both") == zs
+
+
+def test_write_shows_the_labels_it_wrote(corpus_dir: Path, tmp_path: Path) -> None:
+    """Issue 12 item 11: the labels written are printed (table and --json) beside the figures."""
+    app = build_app()
+    data = _label(app, str(corpus_dir), tmp_path, "--write")
+    w = data["write"]
+    assert isinstance(w, dict)
+    labels = w["labels"]
+    cards = {v.id: v for v in _cards(corpus_dir)}
+    # every labelled video is listed with the ten values now in corpus.jsonl; authored kept out
+    assert set(labels) == {vid for vid, v in cards.items() if v.values is not None} - {"family"}
+    for vid, values in labels.items():
+        assert values == cards[vid].values.as_dict()  # type: ignore[union-attr]
+    table = CliRunner().invoke(
+        app, ["corpus", "label", str(corpus_dir), "-e", "fake", "-i", str(tmp_path / "idx"), "--write"]
+    )
+    assert table.exit_code == 0, table.output
+    assert "labels written" in table.stdout
+    assert "agreement" in table.stdout
+    for vid in labels:
+        assert vid in table.stdout

@@ -12,6 +12,7 @@ import typer
 from value_spectrum.cli._console import console, err_console, fail, print_json
 
 if TYPE_CHECKING:
+    from value_spectrum.retrieval.label_writing import LabelWriteResult
     from value_spectrum.retrieval.labelling import LabelReport
 
 
@@ -147,6 +148,25 @@ def label(
             + ("" if w.changed_files else "; no file changed")
             + f"\n{escape(w.corpus_file)}\n{escape(w.provenance_file)}"
         )
+        _print_written(w)
+
+
+def _print_written(w: LabelWriteResult) -> None:
+    """The labels the write set: each video's top two values (all ten: --json)."""
+    from rich.table import Table
+
+    if not w.labels:
+        return
+    table = Table(title=f"labels written ({w.source}); all ten values per video: --json")
+    for col in ("id", "primary value", "relevance", "second value", "relevance "):
+        table.add_column(col, justify="right" if col.startswith("relevance") else "left")
+    for vid, labels in w.labels.items():
+        if labels is None:
+            table.add_row(vid, "[dim](cleared)[/]", "", "", "")
+            continue
+        (v1, p1), (v2, p2) = sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
+        table.add_row(vid, v1, f"{p1:.2f}", v2, f"{p2:.2f}")
+    console.print(table)
 
 
 def _print_report(name: str, emb_name: str, k: int, report: LabelReport) -> None:

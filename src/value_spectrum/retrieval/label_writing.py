@@ -63,6 +63,9 @@ class LabelWriteResult(BaseModel):
     """False when nothing needed writing (a re-run with the same settings)."""
     content_hash: str
     """The corpus content hash after writing (labels are part of it)."""
+    labels: dict[str, dict[str, float] | None] = {}
+    """Video id -> the ten value labels this write set (or found already set, ``unchanged``);
+    None for labels it cleared. Videos whose authored labels were kept are not listed."""
 
 
 def relevance_profile(soft: ValueProfile) -> ValueProfile:
@@ -172,6 +175,7 @@ def write_labels(
     counts = dict.fromkeys(("written", "unchanged", "kept_authored", "no_proposal", "cleared"), 0)
     new_labels: dict[str, ValueProfile | None] = {}
     prov_items: dict[str, Any] = {}
+    applied: dict[str, dict[str, float] | None] = {}
     for video in corpus:
         item, current = by_id[video.id], video.values
         ours = (
@@ -188,6 +192,7 @@ def write_labels(
             if ours:
                 new = None
                 counts["cleared"] += 1
+                applied[video.id] = None
         else:
             new = proposal
             prov_items[video.id] = {
@@ -200,6 +205,7 @@ def write_labels(
                 | {"score": round(item.retrieval.score, 4)},
             }
             counts["unchanged" if new == current else "written"] += 1
+            applied[video.id] = proposal.as_dict()
         new_labels[video.id] = new
 
     labelled = Corpus(
@@ -249,5 +255,6 @@ def write_labels(
         source=source,
         changed_files=changed,
         content_hash=labelled.content_hash(),
+        labels=applied,
         **counts,
     )
