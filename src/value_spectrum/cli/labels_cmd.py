@@ -82,7 +82,6 @@ def label(
         LABEL_SOURCES,
         LabelSource,
         LabelWriteError,
-        LabelWriteResult,
         write_labels,
     )
     from value_spectrum.retrieval.labelling import label_corpus, load_value_keywords
