@@ -370,8 +370,10 @@ def _collect(
             side = _sidecar(path, src)
             if side is not None:
                 fields.update(read_sidecar(side))
-            # type errors now, before any decoding
-            build_video({"id": "probe", **fields}, "metadata: ")
+            # type errors now, before any decoding, naming where the metadata came from
+            origin = [f"sidecar {printable(side.name)}"] if side is not None else []
+            origin += [rows[rel][0]] if rel in rows else []
+            build_video({"id": "probe", **fields}, f"{' + '.join(origin) or 'metadata'}: ")
         except MetadataError as exc:
             rejected.append(Rejection(name, str(exc)))
             continue

@@ -13,7 +13,8 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Mapping
+import reprlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,17 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 """Ids must be safe as folder names: letters, digits, '.', '_' and '-'."""
 
 
+_repr = reprlib.Repr()
+_repr.maxlevel = 2
+_repr.maxstring = _repr.maxother = 60
+_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 4
+
+
+def _show(value: object) -> str:
+    """A user's value for a message: ``repr``, a few items and 60 characters at most."""
+    return " ".join(_repr.repr(value).split())
+
+
 class MetadataError(ValueError):
     """One item's metadata is invalid; the message names the field and the value."""
 
@@ -46,11 +58,11 @@ def _values(raw: object, where: str) -> dict[str, float]:
             raw = json.loads(raw)
         except json.JSONDecodeError:
             raise MetadataError(
-                f"{where}field 'values': expected a JSON object, got {raw!r}"
+                f"{where}field 'values': expected a JSON object, got {_show(raw)}"
             ) from None
     if not isinstance(raw, Mapping):
         raise MetadataError(
-            f"{where}field 'values': expected an object of value -> relevance, got {raw!r}"
+            f"{where}field 'values': expected an object of value -> relevance, got {_show(raw)}"
         )
     out: dict[str, float] = {}
     for name, number in raw.items():
@@ -67,11 +79,11 @@ def _relevance(number: object, label: str) -> float:
         try:
             number = float(number)
         except ValueError:
-            raise MetadataError(f"{label}: expected a number in [0, 1], got {number!r}") from None
+            raise MetadataError(f"{label}: expected a number in [0, 1], got {_show(number)}") from None
     if isinstance(number, bool) or not isinstance(number, int | float):
-        raise MetadataError(f"{label}: expected a number in [0, 1], got {number!r}")
+        raise MetadataError(f"{label}: expected a number in [0, 1], got {_show(number)}")
     if not 0.0 <= float(number) <= 1.0:
-        raise MetadataError(f"{label}: relevance must be in [0, 1], got {number!r}")
+        raise MetadataError(f"{label}: relevance must be in [0, 1], got {_show(number)}")
     return float(number)
 
 
@@ -93,7 +105,7 @@ def normalise_metadata(raw: Mapping[str, Any], where: str = "") -> dict[str, Any
     for key, item in raw.items():
         name = str(key)
         if name in IMPORTER_FIELDS:
-            raise MetadataError(f"{where}field {name!r} is set by the importer, not by metadata")
+            raise MetadataError(f"{where}field {_show(name)} is set by the importer, not by metadata")
         if name == "values":
             if item is not None:
                 labels.update(_values(item, where))
@@ -101,13 +113,13 @@ def normalise_metadata(raw: Mapping[str, Any], where: str = "") -> dict[str, Any
             try:
                 value = parse_value(name[len(VALUE_PREFIX) :]).value
             except ValueError as exc:
-                raise MetadataError(f"{where}field {name!r}: {exc}") from None
-            labels[value] = _relevance(item, f"{where}field {name!r}")
+                raise MetadataError(f"{where}field {_show(name)}: {exc}") from None
+            labels[value] = _relevance(item, f"{where}field {_show(name)}")
         elif name in METADATA_FIELDS:
             data[name] = item
         else:
             raise MetadataError(
-                f"{where}unknown field {name!r}; expected one of: {', '.join(sorted(METADATA_FIELDS))}"
+                f"{where}unknown field {_show(name)}; expected one of: {', '.join(sorted(METADATA_FIELDS))}"
             )
     if labels:
         data["values"] = ValueProfile.from_mapping(labels, default=0.0)
@@ -115,7 +127,7 @@ def normalise_metadata(raw: Mapping[str, Any], where: str = "") -> dict[str, Any
         ident = data["id"]
         if not isinstance(ident, str) or not ID_PATTERN.match(ident):
             raise MetadataError(
-                f"{where}field 'id': must be letters, digits, '.', '_' or '-' (at most 128), got {ident!r}"
+                f"{where}field 'id': must be letters, digits, '.', '_' or '-' (at most 128), got {_show(ident)}"
             )
     return data
 
@@ -134,6 +146,8 @@ def read_sidecar(path: Path) -> dict[str, Any]:
         raise MetadataError(f"{where}unreadable ({exc})") from None
     except json.JSONDecodeError as exc:
         raise MetadataError(f"{where}invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    except RecursionError:
+        raise MetadataError(f"{where}nested too deeply") from None
     if not isinstance(raw, dict):
         raise MetadataError(f"{where}expected a JSON object, got {type(raw).__name__}")
     return normalise_metadata(raw, where)
@@ -147,7 +161,7 @@ def _csv_cell(name: str, cell: str) -> Any:
             try:
                 return json.loads(text)
             except json.JSONDecodeError:
-                raise MetadataError(f"field 'hashtags': invalid JSON list {cell!r}") from None
+                raise MetadataError(f"field 'hashtags': invalid JSON list {_show(cell)}") from None
         return [t for t in re.split(r"[\s,]+", text) if t]
     return cell
 
@@ -164,6 +178,22 @@ class ManifestRow:
         """The other columns, not yet checked."""
 
 
+def _csv_records(
+    reader: csv.DictReader[str], path: Path, bad: list[tuple[str, str]]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(line number, row)`` for every readable row; a row the CSV parser refuses (a field
+    over its size limit, a NUL byte) is reported in ``bad`` and skipped."""
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            bad.append((f"{path.name}:{reader.line_num + 1}", f"unreadable CSV row ({exc})"))
+            continue
+        yield reader.line_num, record
+
+
 def read_manifest(path: Path) -> tuple[list[ManifestRow], list[tuple[str, str]]]:
     """Read a CSV (``.csv``) or JSON Lines (``.jsonl``) manifest.
 
@@ -176,7 +206,7 @@ def read_manifest(path: Path) -> tuple[list[ManifestRow], list[tuple[str, str]]]
     """
     suffix = path.suffix.lower()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding="utf-8-sig").replace("\0", "")
     except (OSError, UnicodeDecodeError) as exc:
         raise MetadataError(f"{path}: unreadable manifest ({exc})") from None
     rows: list[ManifestRow] = []
@@ -195,9 +225,9 @@ def read_manifest(path: Path) -> tuple[list[ManifestRow], list[tuple[str, str]]]
                     parse_value(column[len(VALUE_PREFIX) :])
                     continue
                 except ValueError as exc:
-                    raise MetadataError(f"{path}: column {column!r}: {exc}") from None
-            raise MetadataError(f"{path}: unknown column {column!r}")
-        for lineno, record in enumerate(reader, start=2):
+                    raise MetadataError(f"{path}: column {_show(column)}: {exc}") from None
+            raise MetadataError(f"{path}: unknown column {_show(column)}")
+        for lineno, record in _csv_records(reader, path, bad):
             where = f"{path.name}:{lineno}"
             try:
                 fields = {
@@ -221,6 +251,9 @@ def read_manifest(path: Path) -> tuple[list[ManifestRow], list[tuple[str, str]]]
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 bad.append((where, f"invalid JSON: {exc.msg}"))
+                continue
+            except RecursionError:
+                bad.append((where, "invalid JSON: nested too deeply"))
                 continue
             if not isinstance(obj, dict):
                 bad.append((where, f"expected a JSON object, got {type(obj).__name__}"))
@@ -248,5 +281,5 @@ def build_video(fields: Mapping[str, Any], where: str = "") -> Video:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "<item>"
         raise MetadataError(
-            f"{where}field {field!r}: {err['msg']} (got {err.get('input')!r})"
+            f"{where}field {field!r}: {err['msg']} (got {_show(err.get('input'))})"
         ) from None
