@@ -145,3 +145,36 @@ def test_compare_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     res = CliRunner().invoke(build_app(), ["compare", str(tmp_path)])
     assert res.exit_code == 2
     assert str(tmp_path) in res.output
+
+
+def test_two_models_through_the_test_server_then_compare(tmp_path: Path) -> None:
+    """The issue's first check, offline: simulate the reference viewer and an OpenAI-compatible
+    model (the shipped test server), then compare with figures; usage counts what was sent."""
+    from value_spectrum.agents.testing.server import TestServer
+
+    app = build_app()
+    runner = CliRunner()
+    run = tmp_path / "two"
+    with TestServer() as server:
+        res = runner.invoke(app, [
+            "simulate", "--model", "reference", "--model", "openai/test-vlm",
+            "--api-base", server.base_url, "--personas", "family_oriented", "--steps", "12",
+            "--out", str(run), "--json", "--no-cache",
+        ])  # fmt: skip
+        images = sum(server.images_received())
+        requests = len(server.requests)
+    assert res.exit_code == 0, res.output
+    out = runner.invoke(app, ["compare", str(run), "--figures", str(tmp_path / "figs")],
+                        env={"COLUMNS": "80"})
+    assert out.exit_code == 0, out.output
+    assert "openai/test-vlm" in out.stdout
+    assert "reference" in out.stdout
+    assert (tmp_path / "figs" / "model_value_heatmap.png").is_file()
+    cmp = compare_runs([run])
+    usage = {u.model: u for u in cmp.usage}
+    assert usage["openai/test-vlm"].model_turns == 12
+    assert requests >= 12  # a turn may take more than one call (a repair, a format probe)
+    # three keyframes a demo card; the server also saw simulate's one-image preflight check
+    assert usage["openai/test-vlm"].images_sent == 3 * 12
+    assert images >= 3 * 12
+    assert usage["openai/test-vlm"].prompt_tokens > 0

@@ -101,6 +101,13 @@ class Corpus:
             return self._media(video)
         return ()
 
+    def keyframe_locations(self, video: Video) -> tuple[Path, ...]:
+        """Where ``video``'s keyframes are or will be, rendering nothing (recorded in a run's
+        ``labels.json`` for reports; a file may not exist yet)."""
+        if video.keyframes:
+            return self.keyframe_paths(video)
+        return ()
+
     def has_video(self, video: Video) -> bool:
         """Whether ``video`` has a video file (the demo corpus overrides this: there, one card
         in ten gets a rendered MP4). Cheap: renders nothing."""

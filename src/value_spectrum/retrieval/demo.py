@@ -250,6 +250,13 @@ class DemoCorpus(Corpus):
         """Whether this card is in the subset with a rendered MP4."""
         return has_rendered_video(video)
 
+    def keyframe_locations(self, video: Video) -> tuple[Path, ...]:
+        """Where the card's keyframes are rendered (on first use), rendering nothing."""
+        if video.keyframes:
+            return self.keyframe_paths(video)
+        folder = media_dir(video)
+        return tuple(folder / n for n in keyframe_names())
+
     def video_file(self, video: Video) -> Path | None:
         """The rendered MP4 (rendered now if missing), or None for cards without one."""
         if not has_rendered_video(video):

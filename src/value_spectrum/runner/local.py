@@ -122,7 +122,13 @@ def _write_side_files(
     so a damaged copy left by an earlier run is rewritten (with a warning), never kept.
     """
     if not (only_missing and _readable(rundir.read_labels, rundir.labels_path)):
-        rundir.write_labels(services.corpus, corpus=corpus_info, root=services.corpus.root)
+        corpus = services.corpus
+        rundir.write_labels(
+            corpus,
+            corpus=corpus_info,
+            root=corpus.root,
+            keyframes={v.id: corpus.keyframe_locations(v) for v in corpus},
+        )
     if not (only_missing and _readable(rundir.read_personas, rundir.personas_path)):
         rundir.write_personas(services.personas)
 

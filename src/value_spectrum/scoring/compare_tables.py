@@ -135,8 +135,8 @@ def usage_table(rows: Sequence[UsageRow], *, title: str = "Usage") -> Table | No
     if not rows:
         return None
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    t.add_column("model", no_wrap=True, min_width=min(30, max(len(r.model) for r in rows)))
-    for col in ("turns", "calls", "cache", "tok in", "tok out", "img", "retry", "repair", "USD"):
+    t.add_column("", no_wrap=True, min_width=min(30, max(len(r.model) for r in rows)))
+    for col in ("turns", "model", "cache", "tok in", "tok out", "img", "retry", "repair", "USD"):
         t.add_column(col, justify="right", overflow="fold")
     for r in rows:
         t.add_row(
@@ -170,7 +170,7 @@ def comparison_renderables(cmp: Comparison, *, width: int = 80) -> RenderableTyp
         Text(
             "h: Cohen's h (0.2 small, 0.5 medium, 0.8 large); p Holm: Fisher exact, Holm-adjusted "
             "over every pair x value; steer pp: like-ratio change first to last window; "
-            "calls: model turns + questionnaire answers",
+            "usage: turns asked, turns a model answered (+ questionnaire answers), from cache",
             style="dim",
         )
     )

@@ -184,7 +184,7 @@ def report_renderables(report: Report, *, width: int = 120) -> RenderableType:
         )
     from value_spectrum.scoring.compare_tables import usage_table
 
-    usage = usage_table(report.usage, title="Usage (calls: model turns + questionnaire answers)")
+    usage = usage_table(report.usage, title="Usage (model: turns a model answered + questionnaire answers)")
     if usage is not None:
         parts.append(usage)
     for p in report.problems:
