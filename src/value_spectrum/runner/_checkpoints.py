@@ -79,7 +79,8 @@ async def open_checkpoints(path: Path, url: str | None = None, *, max_connection
 
     opener = sqlite_checkpointer(path)
     try:
-        private_dir(path.parent)
+        if url is None:  # the run directory's own folder; a --checkpoints folder is the user's
+            private_dir(path.parent)
         private_file(path)
         saver = await opener.__aenter__()
     except (sqlite3.Error, OSError) as exc:
