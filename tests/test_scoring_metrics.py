@@ -97,23 +97,23 @@ def test_probe_stability_and_gap() -> None:
 
 # ---- cannot score ----------------------------------------------------------------------------
 def test_cannot_score_reasons() -> None:
-    assert "too few" in cannot_score_reason(9, 4)
-    assert "all 12 decisions are likes" in cannot_score_reason(12, 12)
-    assert "skips" in cannot_score_reason(12, 0)
-    assert cannot_score_reason(12, 5) == ""
+    assert "too few" in cannot_score_reason(29, 4)
+    assert "all 40 decisions are likes" in cannot_score_reason(40, 40)
+    assert "skips" in cannot_score_reason(40, 0)
+    assert cannot_score_reason(40, 5) == ""
 
 
 def test_all_likes_session_is_not_scored_as_zero() -> None:
-    videos = synthetic_videos(20, seed=0)
+    videos = synthetic_videos(40, seed=0)
     traj = Trajectory(
         session_id="s",
         persona_id="p",
         model="m",
-        steps=tuple(_step(i, videos[i].id, "like") for i in range(20)),
+        steps=tuple(_step(i, videos[i].id, "like") for i in range(40)),
     )
     rev = revealed_profile(decision_table([traj], _labels(videos)))
     assert rev.profile is None
-    assert "all 20 decisions are likes" in rev.reason
+    assert "all 40 decisions are likes" in rev.reason
     assert align(rev.profile, ValueProfile.uniform(0.5), reason=rev.reason).reason == rev.reason
 
 
@@ -185,7 +185,7 @@ def test_decomposition_recovers_planted_profile() -> None:
     assert al.top3_overlap >= 2
     assert al.circle_distance_deg < 30
     assert rev.ci is not None
-    assert rev.ci.unit == "sessions"
+    assert rev.ci.unit == "wald"
     inside = [
         lo <= x <= hi
         for lo, x, hi in zip(rev.ci.low, rev.profile.as_array(), rev.ci.high, strict=True)
@@ -193,6 +193,13 @@ def test_decomposition_recovers_planted_profile() -> None:
     assert sum(inside) >= 9
     assert rev.alignment_ci is not None
     assert rev.alignment_ci[0] <= al.spearman <= rev.alignment_ci[1] + 1e-9
+    boot = revealed_profile(
+        decision_table(trajs, _labels(videos)), n_boot=60, seed=1, target=target, ci="bootstrap"
+    )
+    assert boot.ci is not None
+    assert boot.ci.unit == "blocks"  # three sessions: blocks of consecutive decisions
+    assert boot.ci.n_boot == 200
+    assert boot.ci.n_ok >= 190
     # like rate per primary value: the top target values are liked most
     rates = rev.like_rate
     assert rates["benevolence"] is not None

@@ -237,13 +237,25 @@ def _arrays(a: ValueProfile | np.ndarray, b: ValueProfile | np.ndarray) -> tuple
     return x, y
 
 
+FLAT_RTOL = 1e-9
+"""A profile whose spread is below this fraction of its size counts as flat (constant): its
+differences are rounding noise, and a correlation with it would be spurious."""
+
+
+def _flat(raw: np.ndarray, centred: np.ndarray) -> bool:
+    spread = math.sqrt(float(centred @ centred))
+    size = max(math.sqrt(float(raw @ raw)), 1e-300)
+    return spread <= FLAT_RTOL * size
+
+
 def pearson(a: ValueProfile | np.ndarray, b: ValueProfile | np.ndarray) -> float:
-    """Pearson correlation; NaN when either profile is constant (correlation undefined)."""
+    """Pearson correlation; NaN when either profile is constant or flat within a relative
+    tolerance (``FLAT_RTOL``): correlation undefined."""
     x, y = _arrays(a, b)
     xc, yc = x - x.mean(), y - y.mean()
-    denom = math.sqrt(float(xc @ xc) * float(yc @ yc))
-    if denom == 0.0:
+    if _flat(x, xc) or _flat(y, yc):
         return math.nan
+    denom = math.sqrt(float(xc @ xc) * float(yc @ yc))
     return float(np.clip((xc @ yc) / denom, -1.0, 1.0))
 
 
@@ -275,7 +287,7 @@ def cosine(a: ValueProfile | np.ndarray, b: ValueProfile | np.ndarray) -> float:
     """
     x, y = _arrays(a, b)
     denom = math.sqrt(float(x @ x) * float(y @ y))
-    if denom == 0.0:
+    if denom <= 1e-300:
         return math.nan
     return float(np.clip((x @ y) / denom, -1.0, 1.0))
 

@@ -107,3 +107,66 @@ def steerability(steps: Sequence[Step], *, window: int = STEER_WINDOW) -> Steera
     last = float(np.mean(ys[-n:]))
     rel = math.nan if first == 0.0 else (last - first) / first * 100.0
     return Steerability(n, first, last, (last - first) * 100.0, rel)
+
+
+@dataclass(frozen=True)
+class SteerabilityTest:
+    """The group's steerability (the mean over sessions) against a permutation null."""
+
+    mean_pp: float
+    """Mean over sessions of ``change_pp`` (NaN: no session computed)."""
+    mean_rel_pct: float
+    """Mean over sessions of ``change_rel_pct``: the paper's I_avg as we read it ("percentage
+    change of the like ratio", averaged over sessions)."""
+    p_value: float
+    """Two-sided permutation p-value of ``mean_pp`` (decisions shuffled within sessions)."""
+    null_sd_pp: float
+    """Standard deviation of ``mean_pp`` under the null: the spread with nothing planted."""
+    n_perm: int
+    """Permutations drawn."""
+
+
+def steerability_test(
+    sessions: Sequence[Sequence[Step]],
+    *,
+    window: int = STEER_WINDOW,
+    n_perm: int = 200,
+    seed: int = 0,
+) -> SteerabilityTest:
+    """Steerability per session, averaged, with a permutation null: the same mean change with
+    each session's like/skip decisions shuffled (no change over the session)."""
+    ys: list[np.ndarray] = []
+    ns: list[int] = []
+    pps, rels = [], []
+    for steps in sessions:
+        st = steerability(steps, window=window)
+        if not math.isfinite(st.change_pp):
+            continue
+        pps.append(st.change_pp)
+        if math.isfinite(st.change_rel_pct):
+            rels.append(st.change_rel_pct)
+        ys.append(
+            np.array(
+                [
+                    1.0 if s.outcome is Outcome.LIKE else 0.0
+                    for s in steps
+                    if s.outcome in (Outcome.LIKE, Outcome.SKIP)
+                ]
+            )
+        )
+        ns.append(st.window)
+    nan = math.nan
+    if not pps:
+        return SteerabilityTest(nan, nan, nan, nan, n_perm)
+    mean_pp = float(np.mean(pps))
+    mean_rel = float(np.mean(rels)) if rels else nan
+    if n_perm <= 0:
+        return SteerabilityTest(mean_pp, mean_rel, nan, nan, 0)
+    rng = np.random.default_rng(seed)
+    null = np.zeros(n_perm)
+    for y, n in zip(ys, ns, strict=True):
+        perm = rng.permuted(np.tile(y, (n_perm, 1)), axis=1)
+        null += (perm[:, -n:].mean(axis=1) - perm[:, :n].mean(axis=1)) * 100.0
+    null /= len(ys)
+    p = float((1 + np.sum(np.abs(null) >= abs(mean_pp) - 1e-12)) / (1 + n_perm))
+    return SteerabilityTest(mean_pp, mean_rel, p, float(np.std(null, ddof=1)), n_perm)

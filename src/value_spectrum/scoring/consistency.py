@@ -1,13 +1,19 @@
 """Consistency across turns: revealed profiles per window of W turns, their stability, and the
-drift of alignment over a session.
+drift of alignment over a session, tested against a permutation null.
 
 * window ``k`` holds the decisions with ``k*W <= turn < (k+1)*W``;
 * **stability** = mean pairwise Pearson correlation between the scorable windows' centred
   profiles (NaN with fewer than two);
-* **drift slope** = least-squares slope of the windows' alignment (Spearman with the target)
-  against the window's middle turn, per 100 turns;
+* **drift slope** = the least-squares slope of the windows' alignment (Spearman with the target,
+  or with the pooled profile when there is no target) on the window's middle turn, each window
+  weighted by its decisions, per 100 turns;
+* **drift test**: the same slope recomputed with the decisions shuffled within their session
+  (``n_perm`` times; all the shuffled windows fitted in one batched solve). The two-sided
+  p-value is ``(1 + #|null| >= |observed|) / (1 + #usable)``; the effect size is the observed
+  slope in null standard deviations (``z``). "drift" is called at ``p < alpha``; with fewer than
+  two scorable windows the verdict is "too short to tell";
 * **time to drift** = the first turn of the first window whose alignment falls below the
-  threshold (None when none does).
+  threshold (None when none does), descriptive only.
 """
 
 from __future__ import annotations
@@ -18,30 +24,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from value_spectrum.scoring.alignment import align
+from value_spectrum.scoring.logistic import fit_batch
+from value_spectrum.scoring.resample import permutation_orders
 from value_spectrum.scoring.revealed import (
-    DEFAULT_CIRCLE_PRIOR,
     MIN_DECISIONS,
     DecisionTable,
-    decompose,
+    cannot_score_reason,
+    fit_decomposition,
 )
-from value_spectrum.scoring.stats import DEFAULT_L2, slope_per
-from value_spectrum.values import ValueProfile, pearson
+from value_spectrum.values import ValueProfile, mrat_centre, pearson, spearman
 
 DEFAULT_WINDOW = 50
 """The paper's window: the like ratio of the first and last 50 videos."""
-
-MIN_AUTO_WINDOW = 10
-"""Smallest window :func:`auto_window` picks."""
+MIN_AUTO_WINDOW = MIN_DECISIONS
+"""Smallest window :func:`auto_window` picks (a window needs ``MIN_DECISIONS`` to be scored)."""
+DRIFT_THRESHOLD = 0.5
+"""Alignment below which a window counts as drifted (descriptive ``time_to_drift``)."""
+DRIFT_ALPHA = 0.05
+"""Level of the permutation test of drift."""
+N_PERM = 200
+"""Permutations of the drift test."""
 
 
 def auto_window(n_turns: int) -> int:
-    """A window that gives about three windows per session, between 10 and 50 turns: a 30-turn
-    session gets windows of 10, a 150-turn session (the paper's) windows of 50."""
+    """A window that gives about three windows per session, between ``MIN_AUTO_WINDOW`` and 50
+    turns: a 150-turn session (the paper's) gets windows of 50."""
     return max(MIN_AUTO_WINDOW, min(DEFAULT_WINDOW, n_turns // 3))
-"""Turns per window."""
-DRIFT_THRESHOLD = 0.5
-"""Alignment below which a window counts as drifted."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +67,31 @@ class Window:
     profile: ValueProfile | None
     """Centred decomposition weights, or None."""
     alignment: float
-    """Spearman with the target (NaN: undefined)."""
+    """Spearman with the reference profile (NaN: undefined)."""
     reason: str = ""
     """Why the profile is None."""
+
+
+@dataclass(frozen=True)
+class DriftTest:
+    """The permutation test of the drift slope."""
+
+    verdict: str
+    """'drift', 'no drift detected' or 'too short to tell'."""
+    p_value: float
+    """Two-sided permutation p-value (NaN: not tested)."""
+    z: float
+    """Observed slope in standard deviations of the null slopes (NaN: not tested)."""
+    change: float
+    """Fitted change of alignment from the first to the last window's middle turn (NaN)."""
+    n_perm: int
+    """Permutations drawn."""
+    n_ok: int
+    """Permutations whose slope could be computed."""
+    alpha: float
+    """The test's level."""
+    reference: str
+    """What alignment is measured against: 'target' or 'pooled profile'."""
 
 
 @dataclass(frozen=True)
@@ -75,13 +105,56 @@ class Consistency:
     stability: float
     """Mean pairwise Pearson between scorable windows (NaN: fewer than two)."""
     drift_slope: float
-    """Change of alignment per 100 turns (NaN: fewer than two scorable windows)."""
+    """Decision-weighted change of alignment per 100 turns (NaN: fewer than two windows)."""
     time_to_drift: int | None
     """First turn of the first window whose alignment < ``threshold``; None when none."""
     threshold: float
     """The drift threshold used."""
     reason: str = ""
     """Why stability / drift are undefined."""
+    test: DriftTest | None = None
+    """The permutation test (None when not run)."""
+
+
+def weighted_slope(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least-squares slopes of each row of ``y`` on ``x`` (NaN entries of ``y`` get
+    weight 0); NaN where fewer than two points remain or ``x`` has no spread among them."""
+    y = np.atleast_2d(y)
+    ww = np.where(np.isfinite(y), w[None, :], 0.0)
+    yy = np.nan_to_num(y)
+    sw = ww.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx = (ww * x).sum(axis=1) / sw
+        my = (ww * yy).sum(axis=1) / sw
+        dx = x[None, :] - mx[:, None]
+        sxx = (ww * dx * dx).sum(axis=1)
+        sxy = (ww * dx * (yy - my[:, None])).sum(axis=1)
+        slope = sxy / sxx
+    enough = (ww > 0).sum(axis=1) >= 2
+    return np.where(enough & (sxx > 1e-12), slope, np.nan)
+
+
+def _window_alignments(
+    table: DecisionTable, masks: np.ndarray, reference: np.ndarray, min_decisions: int
+) -> np.ndarray:
+    """Alignment with ``reference`` of the fit on each 0/1 mask row (NaN: not scorable)."""
+    out = np.full(masks.shape[0], np.nan)
+    ok = np.array(
+        [
+            not cannot_score_reason(int(m.sum()), int(m @ table.y), min_decisions=min_decisions)
+            and bool(np.all(table.x[m > 0].max(axis=0) > 0))
+            for m in masks
+        ],
+        dtype=bool,
+    )
+    if not ok.any():
+        return out
+    fit = fit_batch(table.x, table.y, masks[ok], max_iter=100)
+    vals = []
+    for conv, w in zip(fit.converged, fit.weights, strict=True):
+        vals.append(spearman(mrat_centre(w), reference) if conv else math.nan)
+    out[ok] = vals
+    return out
 
 
 def consistency(
@@ -90,25 +163,36 @@ def consistency(
     *,
     window: int = DEFAULT_WINDOW,
     threshold: float = DRIFT_THRESHOLD,
-    l2: float = DEFAULT_L2,
-    circle_prior: float = DEFAULT_CIRCLE_PRIOR,
     min_decisions: int = MIN_DECISIONS,
+    n_perm: int = N_PERM,
+    alpha: float = DRIFT_ALPHA,
+    seed: int = 0,
 ) -> Consistency:
-    """Score windows of ``window`` turns over ``table`` (one session or several pooled by turn)."""
+    """Score windows of ``window`` turns over ``table`` (one session or several pooled by turn)
+    and, with ``n_perm`` > 0, test the drift slope against shuffled turns."""
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window!r}")
     last_turn = int(table.turn.max()) if len(table) else -1
+    starts = list(range(0, last_turn + 1, window))
     wins: list[Window] = []
-    for start in range(0, last_turn + 1, window):
+    reference = None if target is None else target.centred().as_array()
+    ref_name = "target"
+    if reference is None:
+        pooled = fit_decomposition(table, min_decisions=min_decisions)
+        reference = pooled.weights
+        ref_name = "pooled profile"
+    for start in starts:
         idx = np.flatnonzero((table.turn >= start) & (table.turn < start + window))
         sub = table.subset(idx)
-        weights, reason = decompose(
-            sub, l2=l2, circle_prior=circle_prior, min_decisions=min_decisions
+        d = fit_decomposition(sub, min_decisions=min_decisions)
+        prof = None if d.weights is None else ValueProfile.from_array(d.weights)
+        al = (
+            spearman(d.weights, reference)
+            if d.weights is not None and reference is not None
+            else math.nan
         )
-        prof = None if weights is None else ValueProfile.from_array(weights)
-        al = align(prof, target).spearman if prof is not None else math.nan
         rate = 100.0 * float(sub.y.mean()) if len(sub) else math.nan
-        wins.append(Window(start, start + window, len(sub), rate, prof, al, reason))
+        wins.append(Window(start, start + window, len(sub), rate, prof, al, d.reason))
     scorable = [w for w in wins if w.profile is not None]
     reason = ""
     stability = math.nan
@@ -120,10 +204,75 @@ def consistency(
         finite = [r for r in rs if math.isfinite(r)]
         stability = float(np.mean(finite)) if finite else math.nan
     else:
-        reason = f"needs two scorable windows of {window} turns, got {len(scorable)}"
-    mids = [(w.start + w.end - 1) / 2.0 for w in scorable]
-    slope = slope_per(mids, [w.alignment for w in scorable], per=100.0)
+        reason = (
+            f"too short to tell: needs two scorable windows of {window} turns "
+            f"(at least {min_decisions} decisions each), got {len(scorable)}"
+        )
+    mids = np.array([(w.start + w.end - 1) / 2.0 for w in wins])
+    weights = np.array([float(w.n_decisions) for w in wins])
+    als = np.array([w.alignment for w in wins])
+    slope = float(weighted_slope(mids, als, weights)[0]) * 100.0 if wins else math.nan
     ttd = next(
         (w.start for w in scorable if math.isfinite(w.alignment) and w.alignment < threshold), None
     )
-    return Consistency(window, tuple(wins), stability, slope, ttd, threshold, reason)
+    test = None
+    if n_perm > 0:
+        test = _drift_test(
+            table,
+            starts,
+            window,
+            mids,
+            weights,
+            slope,
+            reference,
+            ref_name,
+            min_decisions=min_decisions,
+            n_perm=n_perm,
+            alpha=alpha,
+            seed=seed,
+            enough=len(scorable) >= 2,
+        )
+    return Consistency(window, tuple(wins), stability, slope, ttd, threshold, reason, test)
+
+
+def _drift_test(
+    table: DecisionTable,
+    starts: list[int],
+    window: int,
+    mids: np.ndarray,
+    weights: np.ndarray,
+    slope: float,
+    reference: np.ndarray | None,
+    ref_name: str,
+    *,
+    min_decisions: int,
+    n_perm: int,
+    alpha: float,
+    seed: int,
+    enough: bool,
+) -> DriftTest:
+    nan = math.nan
+    if not enough or reference is None or not math.isfinite(slope):
+        return DriftTest("too short to tell", nan, nan, nan, n_perm, 0, alpha, ref_name)
+    orders = permutation_orders(table.session, n_perm, seed=seed)
+    k = len(starts)
+    masks = np.zeros((n_perm * k, len(table)))
+    for p in range(n_perm):
+        turns = table.turn[orders[p]]
+        for j, start in enumerate(starts):
+            masks[p * k + j] = (turns >= start) & (turns < start + window)
+    als = _window_alignments(table, masks, reference, min_decisions).reshape(n_perm, k)
+    null = weighted_slope(mids, als, weights) * 100.0
+    null = null[np.isfinite(null)]
+    if null.size < 20:
+        return DriftTest(
+            "too short to tell", nan, nan, nan, n_perm, int(null.size), alpha, ref_name
+        )
+    p_value = float((1 + np.sum(np.abs(null) >= abs(slope) - 1e-12)) / (1 + null.size))
+    sd = float(np.std(null, ddof=1))
+    z = (slope - float(np.mean(null))) / sd if sd > 0 else nan
+    span = float(mids[-1] - mids[0]) if mids.size >= 2 else 0.0
+    verdict = "drift" if p_value < alpha else "no drift detected"
+    return DriftTest(
+        verdict, p_value, z, slope * span / 100.0, n_perm, int(null.size), alpha, ref_name
+    )

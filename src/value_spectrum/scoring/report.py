@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from value_spectrum.records import Outcome, Trajectory
-from value_spectrum.scoring.alignment import align, steerability
+from value_spectrum.scoring.alignment import align, steerability, steerability_test
+from value_spectrum.scoring.checks import calibration_slope, circumplex_check, reference_params
 from value_spectrum.scoring.consistency import auto_window, consistency
 from value_spectrum.scoring.preference import is_preference_run, score_preference
 from value_spectrum.scoring.questionnaire import (
@@ -39,12 +40,14 @@ from value_spectrum.scoring.report_model import (
     SessionSummary,
     Summary,
 )
+from value_spectrum.scoring.resample import group_seed
 from value_spectrum.scoring.revealed import (
+    Revealed,
     decision_table,
     revealed_profile,
 )
 from value_spectrum.scoring.rundir import LabelledVideo, RunData, injected_profile, read_run
-from value_spectrum.scoring.stats import finite_or_none, nanmedian
+from value_spectrum.scoring.stats import finite_or_none, nanmedian, wilson
 from value_spectrum.scoring.usage import usage_rows
 from value_spectrum.values import VALUE_IDS, ValueProfile
 
@@ -74,15 +77,23 @@ def _profile_dict(p: ValueProfile | None) -> dict[str, float] | None:
     return None if p is None else {k: round(v, 6) for k, v in p.as_dict().items()}
 
 
+def _pct_interval(k: int, n: int) -> list[float | None] | None:
+    if n <= 0:
+        return None
+    w = wilson(k, n)
+    return [round(100.0 * w.low, 3), round(100.0 * w.high, 3)]
+
+
 def _session_summary(
     traj: Trajectory,
     labels: Mapping[str, LabelledVideo],
     target: ValueProfile | None,
     opts: ScoringOptions,
+    group: Revealed | None = None,
 ) -> SessionSummary:
     table = decision_table([traj], labels)
-    rev = revealed_profile(
-        table, l2=opts.l2, circle_prior=opts.circle_prior, min_decisions=opts.min_decisions
+    rev = group or revealed_profile(
+        table, min_decisions=opts.min_decisions, intervals=False, l2=0.0, circle_prior=0.0
     )
     al = align(rev.profile, target, reason=rev.reason)
     st = steerability(traj.steps, window=opts.steer_window)
@@ -144,14 +155,16 @@ def score_group(
     """Score one persona x model group of sessions."""
     target = run.targets.get(persona_id)
     table = decision_table(trajs, run.labels)
+    seed = group_seed(opts.seed, persona_id, model)
     rev = revealed_profile(
         table,
         l2=opts.l2,
         circle_prior=opts.circle_prior,
         min_decisions=opts.min_decisions,
         n_boot=opts.n_boot,
-        seed=opts.seed,
+        seed=seed,
         target=target,
+        ci=opts.ci,
     )
     reason = rev.reason
     if not run.labels:
@@ -160,9 +173,11 @@ def score_group(
         reason = f"none of the {table.unlabelled} decided videos has value labels"
     al = align(rev.profile, target, reason=reason)
     injected = next((p for p in (injected_profile(t) for t in trajs) if p is not None), None)
-    if injected is None and model == REFERENCE_MODEL:
+    params = next((p for p in (reference_params(t) for t in trajs) if p is not None), None)
+    if injected is None and params is not None:
         injected = target
     recovery, rec_reason = None, ""
+    calib = None
     if injected is None:
         rec_reason = "not a reference-viewer group (no injected profile)"
     elif rev.profile is None:
@@ -170,24 +185,30 @@ def score_group(
     else:
         recovery = finite_or_none(align(rev.profile, injected).spearman)
         rec_reason = "" if recovery is not None else "correlation undefined (flat profile)"
-    steer = [steerability(t.steps, window=opts.steer_window) for t in trajs]
-    pp = [s.change_pp for s in steer if math.isfinite(s.change_pp)]
-    rel = [s.change_rel_pct for s in steer if math.isfinite(s.change_rel_pct)]
+        if params is not None and rev.se is not None:
+            calib = calibration_slope(rev, injected, params["beta"])
+    steer = steerability_test(
+        [t.steps for t in trajs], window=opts.steer_window, n_perm=opts.n_perm, seed=seed
+    )
     cons = consistency(
         table,
         target,
         window=opts.window or auto_window(max((len(t.steps) for t in trajs), default=0)),
         threshold=opts.drift_threshold,
-        l2=opts.l2,
-        circle_prior=opts.circle_prior,
         min_decisions=opts.min_decisions,
+        n_perm=opts.n_perm,
+        alpha=opts.alpha,
+        seed=seed,
     )
     ci = None
-    if rev.ci is not None:
+    se = None
+    if rev.ci is not None and rev.se is not None:
         ci = {
             v: [finite_or_none(lo), finite_or_none(hi)]
             for v, lo, hi in zip(VALUE_IDS, rev.ci.low, rev.ci.high, strict=True)
         }
+        se = {v: round(float(x), 6) for v, x in zip(VALUE_IDS, rev.se, strict=True)}
+    test = cons.test
     return GroupReport(
         persona_id=persona_id,
         persona_name=run.persona_names.get(persona_id, persona_id),
@@ -200,12 +221,27 @@ def score_group(
         outcomes=table.outcomes,
         like_rate_overall=finite_or_none(rev.overall_like_rate),
         like_rate=_rounded(rev.like_rate, 3),
+        like_rate_overall_ci=_pct_interval(rev.n_likes, rev.n_decisions),
         like_counts={v: list(c) for v, c in rev.like_counts.items()},
+        like_rate_ci={v: _pct_interval(k, n) for v, (k, n) in rev.like_counts.items()},
         target=_profile_dict(target),
         revealed=_profile_dict(rev.profile),
         revealed_reason=reason,
         revealed_ci=ci,
+        revealed_se=se,
         ci_unit=None if rev.ci is None else rev.ci.unit,
+        revealed_smoothed=_profile_dict(rev.smoothed),
+        alignment_smoothed=None
+        if rev.smoothed is None
+        else finite_or_none(align(rev.smoothed, target).spearman),
+        alignment_boot=None
+        if rev.alignment_boot is None
+        else {
+            "n_boot": rev.alignment_boot.n_boot,
+            "n_ok": rev.alignment_boot.n_ok,
+            "unit": rev.alignment_boot.unit,
+            "seed": seed,
+        },
         alignment=finite_or_none(al.spearman),
         alignment_reason=al.reason,
         alignment_ci=None
@@ -216,8 +252,19 @@ def score_group(
         circle_distance_deg=finite_or_none(al.circle_distance_deg),
         recovery=recovery,
         recovery_reason=rec_reason,
-        steerability_pp=float(sum(pp) / len(pp)) if pp else None,
-        steerability_rel_pct=float(sum(rel) / len(rel)) if rel else None,
+        injected=None
+        if injected is None
+        else _profile_dict(
+            ValueProfile.from_array(injected.centred().as_array() * params["beta"])
+            if params is not None
+            else injected
+        ),
+        injected_params=params,
+        calibration=calib,
+        steerability_pp=finite_or_none(steer.mean_pp),
+        steerability_rel_pct=finite_or_none(steer.mean_rel_pct),
+        steerability_p=finite_or_none(steer.p_value),
+        steerability_null_sd_pp=finite_or_none(steer.null_sd_pp),
         consistency={
             "window": cons.window,
             "windows": [
@@ -233,12 +280,23 @@ def score_group(
             ],
             "stability": finite_or_none(cons.stability),
             "drift_slope_per_100": finite_or_none(cons.drift_slope),
+            "drift_verdict": test.verdict if test is not None else "not tested",
+            "drift_p": None if test is None else finite_or_none(test.p_value),
+            "drift_z": None if test is None else finite_or_none(test.z),
+            "drift_change": None if test is None else finite_or_none(test.change),
+            "drift_n_perm": None if test is None else test.n_perm,
+            "drift_n_ok": None if test is None else test.n_ok,
+            "drift_alpha": opts.alpha,
+            "drift_reference": None if test is None else test.reference,
             "time_to_drift": cons.time_to_drift,
             "threshold": cons.threshold,
             "reason": cons.reason,
         },
         stated=_stated(trajs, rev.profile, target),
-        sessions=[_session_summary(t, run.labels, target, opts) for t in trajs],
+        sessions=[
+            _session_summary(t, run.labels, target, opts, rev if len(trajs) == 1 else None)
+            for t in trajs
+        ],
     )
 
 
@@ -316,6 +374,9 @@ def build_report(
                 PreferenceReport(
                     model=model,
                     scores=_rounded(ps.scores, 3),
+                    scores_ci={
+                        v: _pct_interval(ps.yes[v], ps.yes[v] + ps.no[v]) for v in VALUE_IDS
+                    },
                     pct_of_all=_rounded(ps.pct_of_all, 3),
                     yes=ps.yes,
                     no=ps.no,
@@ -355,6 +416,7 @@ def build_report(
         reference=preference_reference() if pref_run else {},
         citation=CITATION,
         examples=_examples(run.sessions, run.labels, examples),
+        circumplex=circumplex_check([g.revealed for g in reports]),
         problems=list(run.problems),
         usage=usage_rows(run.sessions, run.labels),
     )

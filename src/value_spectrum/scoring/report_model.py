@@ -12,9 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from value_spectrum.scoring.alignment import STEER_WINDOW
-from value_spectrum.scoring.consistency import DRIFT_THRESHOLD
-from value_spectrum.scoring.revealed import DEFAULT_CIRCLE_PRIOR, MIN_DECISIONS
-from value_spectrum.scoring.stats import DEFAULT_L2
+from value_spectrum.scoring.consistency import DRIFT_ALPHA, DRIFT_THRESHOLD, N_PERM
+from value_spectrum.scoring.revealed import DEFAULT_CIRCLE_PRIOR, DEFAULT_L2, MIN_DECISIONS
 from value_spectrum.scoring.usage import UsageRow
 
 
@@ -35,13 +34,20 @@ class ScoringOptions(_Model):
     min_decisions: int = MIN_DECISIONS
     """Fewest decisions a profile is fitted on."""
     l2: float = DEFAULT_L2
-    """Ridge strength of the decomposition."""
+    """Ridge strength of the smoothed estimate (0: none); never used for the intervals."""
     circle_prior: float = DEFAULT_CIRCLE_PRIOR
-    """Strength of the value-circle smoothness prior (0: plain ridge)."""
+    """Strength of the value-circle smoothness prior of the smoothed estimate (0: none)."""
+    ci: str = "wald"
+    """How the weights' intervals are computed: 'wald' (Firth fit's information; calibrated)
+    or 'bootstrap' (sessions, or blocks of decisions with fewer than ten sessions)."""
     n_boot: int = 200
-    """Bootstrap resamples (0: no intervals)."""
+    """Draws for the alignment interval, and resamples for ``ci='bootstrap'`` (0: none)."""
+    n_perm: int = N_PERM
+    """Permutations of the drift and steerability tests (0: not tested)."""
+    alpha: float = DRIFT_ALPHA
+    """Level of the drift test."""
     seed: int = 0
-    """Seed of the bootstrap."""
+    """The run's scoring seed; each group's is derived from it and the group's names."""
 
 
 class SessionSummary(_Model):
@@ -94,8 +100,12 @@ class GroupReport(_Model):
     """% likes over all decisions."""
     like_rate: dict[str, float | None]
     """Value id -> % likes among decisions on videos of that primary value (the paper's score)."""
+    like_rate_overall_ci: list[float] | None = None
+    """95% Wilson interval of ``like_rate_overall`` (%)."""
     like_counts: dict[str, list[int]]
     """Value id -> [likes, decisions]."""
+    like_rate_ci: dict[str, list[float] | None] = {}
+    """Value id -> 95% Wilson interval of its like rate (%), None without decisions."""
     target: dict[str, float] | None
     """The persona's target profile (0-1), when known."""
     revealed: dict[str, float] | None
@@ -103,15 +113,26 @@ class GroupReport(_Model):
     revealed_reason: str
     """Why ``revealed`` is None ('' otherwise)."""
     revealed_ci: dict[str, list[float | None]] | None
-    """Value id -> [low, high] 95% bootstrap interval."""
+    """Value id -> [low, high] 95% Wald interval from the Firth-corrected fit."""
+    revealed_se: dict[str, float] | None = None
+    """Value id -> standard error of the centred weight."""
     ci_unit: str | None
-    """What the bootstrap resampled: sessions, or decisions when there was one session."""
+    """How ``revealed_ci`` was computed: 'wald', or what the bootstrap resampled ('sessions',
+    'blocks')."""
+    revealed_smoothed: dict[str, float] | None = None
+    """The estimate with the ridge / circle prior (``l2``, ``circle_prior``), shown beside the
+    calibrated one; not used for the intervals."""
+    alignment_smoothed: float | None = None
+    """Spearman between ``revealed_smoothed`` and the target."""
     alignment: float | None
     """Spearman between centred revealed and target; None with ``alignment_reason``."""
     alignment_reason: str
     """Why ``alignment`` is None."""
     alignment_ci: list[float | None] | None
     """[low, high] bootstrap interval of ``alignment``."""
+    alignment_boot: dict[str, Any] | None = None
+    """The draws behind ``alignment_ci``: n_boot, n_ok (usable draws), unit ('normal': from the
+    Wald covariance; 'sessions' or 'blocks': bootstrap resamples), the group's seed."""
     pearson: float | None
     """Pearson between centred revealed and target."""
     top3_overlap: int | None
@@ -122,13 +143,26 @@ class GroupReport(_Model):
     """Reference viewer only: Spearman between the recovered and the injected profile."""
     recovery_reason: str
     """Why ``recovery`` is None."""
+    injected: dict[str, float] | None = None
+    """Reference viewer only: the injected weights (beta x centred target, logit units)."""
+    injected_params: dict[str, float] | None = None
+    """Reference viewer only: its beta and bias as recorded in the sessions."""
+    calibration: dict[str, Any] | None = None
+    """Reference viewer only: slope of the revealed on the injected weights (1: recovered at
+    their size), its 95% interval, reason."""
     steerability_pp: float | None
     """Mean over sessions of the like-ratio change (percentage points), first to last window."""
     steerability_rel_pct: float | None
-    """Mean over sessions of the relative like-ratio change (%)."""
+    """Mean over sessions of the relative like-ratio change (%): the paper's I_avg."""
+    steerability_p: float | None = None
+    """Permutation p-value of ``steerability_pp`` (decisions shuffled within sessions)."""
+    steerability_null_sd_pp: float | None = None
+    """Spread (SD, pp) of ``steerability_pp`` with nothing planted."""
     consistency: dict[str, Any]
-    """Windows (start, end, n, like_rate, alignment), stability, drift slope per 100 turns,
-    time to drift, threshold, reason. Sessions are pooled by turn."""
+    """Windows (start, end, n, like_rate, alignment), stability, decision-weighted drift slope
+    per 100 turns with its permutation test (drift_verdict, drift_p, drift_z, drift_change,
+    drift_n_perm, drift_n_ok, drift_alpha, drift_reference), time to drift, threshold, reason.
+    Sessions are pooled by turn."""
     stated: dict[str, Any] | None
     """Questionnaire probes: per probe centred profile, stability across probes, the mean stated
     profile, its alignment and the stated-vs-revealed gap. None without probes."""
@@ -168,6 +202,8 @@ class PreferenceReport(_Model):
     """The model."""
     scores: dict[str, float | None]
     """Value id -> % yes among yes + no."""
+    scores_ci: dict[str, list[float] | None] = {}
+    """Value id -> 95% Wilson interval of its score (%), None without answers."""
     pct_of_all: dict[str, float | None]
     """Value id -> % yes among all items (abstains as not-yes)."""
     yes: dict[str, int]
@@ -236,6 +272,9 @@ class Report(_Model):
     """Where the reference numbers come from."""
     examples: list[Example]
     """Decisions to show in the HTML report."""
+    circumplex: dict[str, Any] | None = None
+    """Circle-fit r^2 of the revealed profiles (median) and across-group correlations of
+    adjacent and opposite values."""
     problems: list[str]
     """Files that could not be read."""
     usage: list[UsageRow] = Field(default_factory=list)

@@ -5,9 +5,13 @@ counted apart and never scored as skips):
 
 * **like rate per value** (the paper's score): the percentage of likes among the decisions on
   videos whose primary value is that value;
-* **value decomposition**: an L2-regularised logistic regression of like (1) / skip (0) on the
-  video's ten value labels; the ten weights, MRAT-centred (each minus their mean), are the revealed
-  profile. Bootstrap confidence intervals resample whole sessions.
+* **value decomposition**: a logistic regression of like (1) / skip (0) on the video's ten value
+  labels, fitted with Firth's bias reduction; the ten weights, MRAT-centred (each minus their
+  mean), are the revealed profile. Their 95% intervals are Wald intervals from the fit's Fisher
+  information (calibrated by simulation: ``value-spectrum calibrate``; see docs/methods.md). A
+  ridge or the value-circle prior can be added; their estimate is reported beside the calibrated
+  one (``smoothed``), never in the intervals. A vectorised bootstrap (sessions, or blocks of
+  consecutive decisions when sessions are few) gives the interval of the alignment with a target.
 
 A set of decisions that cannot be scored (too few, or no variance) gives ``profile=None`` with a
 ``reason``, never zeros.
@@ -21,14 +25,32 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from value_spectrum.records import Outcome, Trajectory
+from value_spectrum.scoring.logistic import fit_batch
+from value_spectrum.scoring.resample import bootstrap_counts, group_seed
 from value_spectrum.scoring.rundir import LabelledVideo
-from value_spectrum.scoring.stats import DEFAULT_L2, Interval, cluster_bootstrap, fit_logistic
-from value_spectrum.values import VALUE_IDS, ValueProfile, mrat_centre, spearman
+from value_spectrum.scoring.stats import Interval
+from value_spectrum.values import VALUE_IDS, ValueProfile, mrat_centre
 
-MIN_DECISIONS = 10
-"""Fewest labelled like/skip decisions a profile is fitted on."""
+MIN_DECISIONS = 30
+"""Fewest labelled like/skip decisions a profile is fitted on: about three per parameter (ten
+weights and an intercept). In the calibration on the demo corpus, below 30 decisions the fit
+fails to converge (quasi-separation) in more than one repetition in ten; see docs/methods.md."""
+DEFAULT_L2 = 1.0
+"""Default ridge strength of the smoothed estimate (0 with ``circle_prior`` 0: none)."""
 DEFAULT_CIRCLE_PRIOR = 1.0
-"""Strength of the value-circle smoothness prior (see :func:`circle_penalty`)."""
+"""Default strength of the value-circle smoothness prior of the smoothed estimate (see
+:func:`circle_penalty`)."""
+LEVEL = 0.95
+"""Nominal coverage of the intervals."""
+
+
+def _norm_ppf(q: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(q))
+
+
+_CENTRE = np.eye(len(VALUE_IDS)) - 1.0 / len(VALUE_IDS)
 
 
 @dataclass(frozen=True)
@@ -128,14 +150,14 @@ def cannot_score_reason(n: int, likes: int, *, min_decisions: int = MIN_DECISION
 def circle_penalty(
     l2: float = DEFAULT_L2, circle_prior: float = DEFAULT_CIRCLE_PRIOR
 ) -> np.ndarray:
-    """The decomposition's penalty matrix ``l2 * I + circle_prior * L``.
+    """The smoothing penalty matrix ``l2 * I + circle_prior * L``.
 
     ``L`` is the Laplacian of the value circle (each value linked to its two neighbours, in
     circle order), so ``w' L w`` is the sum of squared differences between neighbouring
-    weights: Schwartz's motivational continuum, where adjacent values share motivations. A
-    weak prior (the default) shrinks noise between neighbours at small samples and washes out
-    as decisions accumulate; set ``circle_prior=0`` for plain ridge (e.g. before testing
-    whether a profile respects the circle).
+    weights: Schwartz's motivational continuum, where adjacent values share motivations. It
+    shrinks noise between neighbours at small samples, and biases the estimate toward a
+    circular profile; it is therefore used only for the ``smoothed`` estimate, never for the
+    intervals.
     """
     k = len(VALUE_IDS)
     lap = np.zeros((k, k))
@@ -148,20 +170,65 @@ def circle_penalty(
     return float(l2) * np.eye(k) + float(circle_prior) * lap
 
 
-def decompose(
+@dataclass(frozen=True)
+class Decomposition:
+    """One fitted decomposition: centred weights and their covariance."""
+
+    weights: np.ndarray | None
+    """Shape ``(10,)``: MRAT-centred weights (logit units), or None."""
+    cov: np.ndarray | None
+    """Shape ``(10, 10)``: their Wald covariance (``C I^-1 C'``), or None."""
+    reason: str
+    """Why ``weights`` is None ('' otherwise)."""
+    iterations: int = 0
+    """Newton steps taken."""
+
+
+def _absent_values(x: np.ndarray) -> list[str]:
+    return [v for v, m in zip(VALUE_IDS, x.max(axis=0), strict=True) if m <= 0.0]
+
+
+def fit_decomposition(
     table: DecisionTable,
     *,
-    l2: float = DEFAULT_L2,
-    circle_prior: float = DEFAULT_CIRCLE_PRIOR,
+    l2: float = 0.0,
+    circle_prior: float = 0.0,
     min_decisions: int = MIN_DECISIONS,
-) -> tuple[np.ndarray | None, str]:
-    """MRAT-centred logistic weights of like on the ten labels, or (None, reason)."""
+) -> Decomposition:
+    """Firth-corrected logistic weights of like on the ten labels (plus the smoothing penalty
+    when ``l2`` or ``circle_prior`` > 0), centred, with their covariance; or the reason why not."""
     n, likes = len(table), int(table.y.sum())
     reason = cannot_score_reason(n, likes, min_decisions=min_decisions)
     if reason:
-        return None, reason
-    fit = fit_logistic(table.x, table.y, penalty=circle_penalty(l2, circle_prior))
-    return mrat_centre(fit.weights), ""
+        return Decomposition(None, None, reason)
+    absent = _absent_values(table.x)
+    if absent:
+        return Decomposition(None, None, f"no decided video is labelled with {', '.join(absent)}")
+    pen = circle_penalty(l2, circle_prior) if (l2 > 0 or circle_prior > 0) else None
+    fit = fit_batch(table.x, table.y, penalty=pen)
+    if not fit.converged[0]:
+        return Decomposition(
+            None,
+            None,
+            f"the logistic fit did not converge in {fit.iterations} Newton steps "
+            "(likes and skips are nearly separated by the labels; more decisions are needed)",
+            fit.iterations,
+        )
+    w = _CENTRE @ fit.weights[0]
+    cov = _CENTRE @ fit.cov[0] @ _CENTRE.T
+    return Decomposition(w, cov, "", fit.iterations)
+
+
+def decompose(
+    table: DecisionTable,
+    *,
+    l2: float = 0.0,
+    circle_prior: float = 0.0,
+    min_decisions: int = MIN_DECISIONS,
+) -> tuple[np.ndarray | None, str]:
+    """MRAT-centred logistic weights of like on the ten labels, or (None, reason)."""
+    d = fit_decomposition(table, l2=l2, circle_prior=circle_prior, min_decisions=min_decisions)
+    return d.weights, d.reason
 
 
 def like_rates(table: DecisionTable) -> dict[str, tuple[int, int]]:
@@ -180,7 +247,7 @@ class Revealed:
     """The revealed profile of a set of decisions."""
 
     profile: ValueProfile | None
-    """MRAT-centred decomposition weights (logit units), or None when it cannot be scored."""
+    """MRAT-centred Firth-corrected weights (logit units), or None when it cannot be scored."""
     reason: str
     """Why it cannot be scored ('' when it can)."""
     n_decisions: int
@@ -190,9 +257,17 @@ class Revealed:
     like_counts: dict[str, tuple[int, int]]
     """Value id -> (likes, decisions) by primary value."""
     ci: Interval | None = None
-    """Bootstrap interval per value of the centred weights, when computed."""
+    """95% Wald interval per value of the centred weights, when computed."""
+    se: np.ndarray | None = None
+    """Standard error per value of the centred weights."""
+    cov: np.ndarray | None = None
+    """Wald covariance of the centred weights."""
     alignment_ci: tuple[float, float] | None = None
     """Bootstrap interval of the Spearman correlation with the target, when computed."""
+    alignment_boot: Interval | None = None
+    """The bootstrap behind ``alignment_ci`` (resamples drawn, usable, unit)."""
+    smoothed: ValueProfile | None = None
+    """The estimate with the ridge / circle prior, when one was asked for."""
 
     @property
     def like_rate(self) -> dict[str, float | None]:
@@ -205,6 +280,62 @@ class Revealed:
         return 100.0 * self.n_likes / self.n_decisions if self.n_decisions else None
 
 
+CI_METHODS = ("wald", "bootstrap")
+"""How the weights' intervals are computed: Wald from the Firth fit's information (the default,
+calibrated by ``value-spectrum calibrate``), or a percentile bootstrap (sessions, or blocks of
+consecutive decisions when there are fewer than ten sessions) that does not assume decisions
+independent within a session."""
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Draws of the centred weights: bootstrap refits or normal draws around the estimate."""
+
+    weights: np.ndarray
+    """Shape ``(n_ok, 10)``: the usable draws."""
+    n_boot: int
+    """Draws attempted."""
+    unit: str
+    """'normal' (from the Wald covariance), 'sessions' or 'blocks'."""
+
+
+def bootstrap_draws(
+    table: DecisionTable, *, n_boot: int = 200, seed: int = 0, start: np.ndarray | None = None
+) -> Draws:
+    """Refit the decomposition on ``n_boot`` resamples in one batched solve (see
+    :func:`~value_spectrum.scoring.resample.bootstrap_counts`); failed refits are dropped."""
+    counts, unit = bootstrap_counts(table.session, table.turn, n_boot, seed=seed)
+    fit = fit_batch(table.x, table.y, counts, max_iter=50, start=start)
+    ok = fit.converged & np.all(np.isfinite(fit.weights), axis=1)
+    return Draws(mrat_centre(fit.weights[ok]), n_boot, unit)
+
+
+def normal_draws(weights: np.ndarray, cov: np.ndarray, *, n: int = 200, seed: int = 0) -> Draws:
+    """``n`` draws from the Wald (normal) sampling distribution of the centred weights."""
+    rng = np.random.default_rng(seed)
+    vals, vecs = np.linalg.eigh(cov)
+    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    return Draws(weights + rng.standard_normal((n, weights.size)) @ root.T, n, "normal")
+
+
+def rowwise_spearman(draws: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Spearman correlation of each row of ``draws`` with ``target`` (NaN for a flat row)."""
+    from scipy.stats import rankdata
+
+    r = rankdata(draws, axis=1)
+    t = rankdata(target)
+    rc = r - r.mean(axis=1, keepdims=True)
+    tc = t - t.mean()
+    den = np.sqrt((rc * rc).sum(axis=1) * float(tc @ tc))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (rc @ tc) / den, np.nan)
+
+
+def _percentile(x: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    a = (1.0 - level) / 2.0
+    return np.quantile(x, a, axis=0), np.quantile(x, 1.0 - a, axis=0)
+
+
 def revealed_profile(
     table: DecisionTable,
     *,
@@ -214,45 +345,91 @@ def revealed_profile(
     n_boot: int = 0,
     seed: int = 0,
     target: ValueProfile | None = None,
+    intervals: bool = True,
+    ci: str = "wald",
+    level: float = LEVEL,
 ) -> Revealed:
-    """Score one table: like rates, the decomposition and (``n_boot`` > 0) its bootstrap CI.
+    """Score one table: like rates, the decomposition, intervals of its weights (``ci``: see
+    :data:`CI_METHODS`) and, with ``n_boot`` > 0 and a ``target``, the interval of its alignment
+    with the target (from ``n_boot`` normal draws for ``wald``, from the resamples for
+    ``bootstrap``).
 
-    The CI resamples whole sessions when the table holds two or more, else single decisions
-    (recorded as the interval's ``unit``). With a ``target``, the same resamples also give an
-    interval for the Spearman correlation between the revealed profile and the target.
+    ``seed`` is used as given; callers scoring several groups derive one per group with
+    :func:`~value_spectrum.scoring.resample.group_seed`.
     """
-    weights, reason = decompose(
-        table, l2=l2, circle_prior=circle_prior, min_decisions=min_decisions
-    )
-    ci = None
+    if ci not in CI_METHODS:
+        raise ValueError(f"ci must be one of {', '.join(CI_METHODS)}, got {ci!r}")
+    d = fit_decomposition(table, min_decisions=min_decisions)
+    interval = se = None
     alignment_ci = None
-    t_arr = None if target is None else target.as_array()
-    if weights is not None and n_boot > 0:
-        clusters = table.clusters()
-        unit = "sessions"
-        if len(clusters) < 2:
-            clusters = [np.array([i]) for i in range(len(table))]
-            unit = "decisions"
-
-        def stat(idx: np.ndarray) -> np.ndarray | None:
-            w, _ = decompose(
-                table.subset(idx), l2=l2, circle_prior=circle_prior, min_decisions=min_decisions
+    boot = None
+    smoothed = None
+    if d.weights is not None and d.cov is not None:
+        se = np.sqrt(np.clip(np.diag(d.cov), 0.0, None))
+        z = float(_norm_ppf(0.5 + level / 2.0))
+        draws = None
+        if ci == "bootstrap" and (intervals or n_boot > 0):
+            draws = bootstrap_draws(table, n_boot=max(n_boot, 200), seed=seed)
+            if draws.weights.shape[0] >= 20:
+                lo, hi = _percentile(draws.weights, level)
+            else:
+                lo = hi = np.full(len(VALUE_IDS), np.nan)
+            if intervals:
+                interval = Interval(lo, hi, draws.weights.shape[0], draws.unit, draws.n_boot)
+        elif intervals:
+            interval = Interval(d.weights - z * se, d.weights + z * se, 0, "wald")
+        if n_boot > 0 and target is not None:
+            if draws is None:
+                draws = normal_draws(d.weights, d.cov, n=n_boot, seed=seed)
+            rho = rowwise_spearman(draws.weights, target.centred().as_array())
+            rho = rho[np.isfinite(rho)]
+            boot = Interval(
+                np.array([np.nan]), np.array([np.nan]), rho.size, draws.unit, draws.n_boot
             )
-            if w is None or t_arr is None:
-                return w
-            return np.append(w, spearman(w, t_arr))
-
-        full = cluster_bootstrap(clusters, stat, n_boot=n_boot, seed=seed, unit=unit)
-        k = len(VALUE_IDS)
-        ci = Interval(full.low[:k], full.high[:k], full.n_ok, full.unit)
-        if t_arr is not None and full.low.shape[0] > k:
-            alignment_ci = (float(full.low[k]), float(full.high[k]))
+            if rho.size >= 20:
+                lo1, hi1 = _percentile(rho, level)
+                alignment_ci = (float(lo1), float(hi1))
+                boot = Interval(
+                    np.array([lo1]), np.array([hi1]), rho.size, draws.unit, draws.n_boot
+                )
+        if l2 > 0 or circle_prior > 0:
+            sm = fit_decomposition(
+                table, l2=l2, circle_prior=circle_prior, min_decisions=min_decisions
+            )
+            smoothed = None if sm.weights is None else ValueProfile.from_array(sm.weights)
     return Revealed(
-        profile=None if weights is None else ValueProfile.from_array(weights),
-        reason=reason,
+        profile=None if d.weights is None else ValueProfile.from_array(d.weights),
+        reason=d.reason,
         n_decisions=len(table),
         n_likes=int(table.y.sum()),
         like_counts=like_rates(table),
-        ci=ci,
+        ci=interval,
+        se=se,
+        cov=d.cov,
         alignment_ci=alignment_ci,
+        alignment_boot=boot,
+        smoothed=smoothed,
     )
+
+
+__all__ = [
+    "CI_METHODS",
+    "DEFAULT_CIRCLE_PRIOR",
+    "DEFAULT_L2",
+    "MIN_DECISIONS",
+    "DecisionTable",
+    "Decomposition",
+    "Draws",
+    "Interval",
+    "Revealed",
+    "bootstrap_draws",
+    "circle_penalty",
+    "decision_table",
+    "decompose",
+    "fit_decomposition",
+    "group_seed",
+    "like_rates",
+    "normal_draws",
+    "revealed_profile",
+    "rowwise_spearman",
+]

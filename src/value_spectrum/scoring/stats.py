@@ -112,16 +112,20 @@ def fit_logistic(
 
 @dataclass(frozen=True)
 class Interval:
-    """A percentile bootstrap interval per component; NaN where it could not be computed."""
+    """An interval per component (bootstrap percentile or Wald); NaN where it could not be
+    computed."""
 
     low: np.ndarray
     """Lower bounds."""
     high: np.ndarray
     """Upper bounds."""
     n_ok: int
-    """Resamples whose statistic could be computed."""
+    """Bootstrap resamples whose statistic could be computed (0 for a Wald interval)."""
     unit: str
-    """What was resampled: 'sessions' or 'decisions'."""
+    """How it was computed: 'wald', or what the bootstrap resampled ('sessions', 'blocks',
+    'decisions')."""
+    n_boot: int = 0
+    """Bootstrap resamples drawn (0 for a Wald interval)."""
 
 
 def cluster_bootstrap(
@@ -154,7 +158,7 @@ def cluster_bootstrap(
             np.asarray(statistic(np.concatenate(clusters)) if k else np.nan)
         ).shape
         nan = np.full(shape, np.nan)
-        return Interval(low=nan, high=nan.copy(), n_ok=len(draws), unit=unit)
+        return Interval(low=nan, high=nan.copy(), n_ok=len(draws), unit=unit, n_boot=n_boot)
     stack = np.vstack(draws)
     alpha = (1.0 - level) / 2.0
     return Interval(
@@ -162,6 +166,7 @@ def cluster_bootstrap(
         high=np.quantile(stack, 1.0 - alpha, axis=0),
         n_ok=len(draws),
         unit=unit,
+        n_boot=n_boot,
     )
 
 
