@@ -19,6 +19,12 @@ def test_wilson_matches_the_closed_form() -> None:
     assert w.rate == 0.7
     assert w.low == pytest.approx(centre - half, abs=1e-9)
     assert w.high == pytest.approx(centre + half, abs=1e-9)
+    from scipy.stats import binomtest
+
+    for k_, n_ in ((0, 5), (3, 7), (10, 10), (37, 120)):
+        ref = binomtest(k_, n_).proportion_ci(method="wilson")
+        assert wilson(k_, n_).low == pytest.approx(ref.low, abs=1e-9)
+        assert wilson(k_, n_).high == pytest.approx(ref.high, abs=1e-9)
     # 7 of 10 is compatible with anything from about 40% to 89%
     assert 0.39 < w.low < 0.40
     assert 0.89 < w.high < 0.90

@@ -255,6 +255,8 @@ class Probe(Frozen):
     """Lowest rating."""
     scale_max: int = 6
     """Highest rating."""
+    like_me: Literal["max", "min"] = "max"
+    """Which end of the scale meant "very much like me" (min: ratings are flipped when scored)."""
     answers: tuple[ProbeAnswer, ...] = ()
     """The answers, one per item."""
 

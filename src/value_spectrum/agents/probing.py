@@ -76,6 +76,7 @@ async def ask_questionnaire(
         instrument=instrument.id,
         scale_min=instrument.scale_min,
         scale_max=instrument.scale_max,
+        like_me=instrument.like_me_end,
         answers=tuple(answers),
     )
 

@@ -104,6 +104,21 @@ class ReferenceViewer:
             "labelled_videos": len(self.labels),
         }
 
+    def describe_session(self, persona: Persona | None) -> dict[str, Any]:
+        """:meth:`describe` plus what this session's viewer is given: the injected profile (the
+        persona's target, 0-1), the persona it came from and the weights it implies
+        (``beta x centred(target)``, logit units): the manipulation check's truth."""
+        target = self.target_of(persona)
+        weights = target.centred().as_array() * self.beta
+        return {
+            **self.describe(),
+            "persona_id": persona.id if persona is not None else PLAIN_ID,
+            "injected": {k: round(v, 6) for k, v in target.as_dict().items()},
+            "injected_weights": {
+                k: round(float(w), 6) for k, w in zip(target.as_dict(), weights, strict=True)
+            },
+        }
+
     # ---- the model ----------------------------------------------------------------------------
     @staticmethod
     def target_of(persona: Persona | None) -> ValueProfile:
@@ -159,12 +174,13 @@ class ReferenceViewer:
         return ViewerReply(outcome=outcome, decision=decision, raw=f"{action}: {reason}")
 
     async def rate(self, persona: Persona | None, instrument: Instrument, item: Item) -> ProbeAnswer:
-        """Answer an item from the target: importance in [0, 1] mapped onto the scale, reverse-keyed
-        items flipped, seeded noise (``noise`` x scale width), rounded and clamped."""
+        """Answer an item from the target: importance in [0, 1] mapped onto the scale (toward the
+        instrument's "like me" end), reverse-keyed items flipped, seeded noise (``noise`` x
+        scale width), rounded and clamped."""
         lo, hi = instrument.scale_min, instrument.scale_max
         importance = self.target_of(persona)[item.value]
         x = lo + importance * (hi - lo)
-        if item.reversed:
+        if item.reversed != (instrument.like_me_end == "min"):
             x = lo + hi - x
         if self.noise > 0:
             pid = persona.id if persona is not None else PLAIN_ID

@@ -9,6 +9,7 @@ import typer
 from value_spectrum import __version__
 from value_spectrum.cli import (
     bench_cmd,
+    calibrate_cmd,
     chat_cmd,
     compare_cmd,
     corpus_cmd,
@@ -59,6 +60,7 @@ def build_app() -> typer.Typer:
     app.command("compare")(compare_cmd.compare)
     app.command("probe")(probe_cmd.probe)
     app.add_typer(bench_cmd.build(), name="bench", help="The paper's benchmarks.")
+    app.command("calibrate")(calibrate_cmd.calibrate)
     app.command("chat")(chat_cmd.chat)
     return app
 

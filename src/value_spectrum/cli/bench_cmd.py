@@ -249,14 +249,17 @@ def run_preference_benchmark(
 
 
 def preference_json(report: Any, *, items: str = "") -> dict[str, Any]:
-    """The ``--json`` object: ``scores`` (value -> % yes), ``abstain``, ``n``, ``mean``, ``sd``,
-    ``reference`` (the paper's table) and where it came from."""
+    """The ``--json`` object: ``scores`` (value -> % yes), ``scores_ci`` (value -> 95% Wilson
+    interval, %), ``abstain``, ``n``, ``mean``, ``sd``, ``reference`` (the paper's table) and
+    where it came from."""
     from value_spectrum.scoring.reference import CITATION, preference_reference
 
     p = report.preference[0]
     return {
         "model": p.model,
         "scores": p.scores,
+        "scores_ci": p.scores_ci,
+        "scores_ci_method": "wilson 95%",
         "abstain": p.abstain,
         "abstain_total": sum(p.abstain.values()),
         "yes": p.yes,

@@ -120,6 +120,16 @@ def show(
     _show_table(p)
 
 
+def _looks_like_instrument(path: Path) -> bool:
+    from value_spectrum.personas._files import DataFileError, read_data
+
+    try:
+        data = read_data(path, DataFileError)
+    except DataFileError:
+        return False
+    return isinstance(data, dict) and "items" in data and "licence" in data
+
+
 def validate(
     files: Annotated[
         list[Path],
@@ -133,6 +143,8 @@ def validate(
     ] = False,
 ) -> None:
     """Check files; print `ok: FILE (N personas)` per valid file and one line per problem.
+    Instrument files (a mapping with `items` and `licence`) are recognised and checked as
+    instruments (scale, direction against the anchors, items) even without --instrument.
 
     Exits 0 when every file is valid, 1 otherwise.
     """
@@ -141,7 +153,7 @@ def validate(
 
     problems = 0
     for path in files:
-        if instrument:
+        if instrument or _looks_like_instrument(path):
             try:
                 inst = load_instrument_file(path)
             except InstrumentError as exc:

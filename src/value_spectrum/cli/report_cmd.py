@@ -34,21 +34,37 @@ def report(
     boot: Annotated[
         int,
         typer.Option(
-            "--boot", min=0, help="Bootstrap resamples for confidence intervals (0: none)."
+            "--boot", min=0,
+            help="Draws for the alignment interval, and resamples with --ci bootstrap (0: no alignment interval).",
         ),
     ] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    ci: Annotated[
+        str,
+        typer.Option(
+            "--ci",
+            help="Intervals of the revealed weights: wald (Firth fit, calibrated; see `calibrate`) or bootstrap (sessions, or blocks of decisions below 10 sessions).",
+        ),
+    ] = "wald",
+    perms: Annotated[
+        int,
+        typer.Option("--perms", min=0, help="Permutations of the drift and steerability tests (0: not tested)."),
+    ] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Scoring seed; each group's is derived from it and the group.")] = 0,
     circle_prior: Annotated[
         float,
         typer.Option(
             "--circle-prior",
             min=0.0,
-            help="Strength of the value-circle smoothness prior of the decomposition (0: plain ridge).",
+            help="Strength of the value-circle prior of the smoothed estimate shown beside the calibrated one (0 with --l2 0: none).",
         ),
     ] = 1.0,
+    l2: Annotated[
+        float,
+        typer.Option("--l2", min=0.0, help="Ridge strength of the smoothed estimate."),
+    ] = 1.0,
     min_decisions: Annotated[
-        int, typer.Option("--min-decisions", min=1, help="Fewest decisions a profile is fitted on.")
-    ] = 10,
+        int, typer.Option("--min-decisions", min=1, help="Fewest decisions a profile is fitted on (30: see docs/methods.md).")
+    ] = 30,
     figures: Annotated[
         Path | None,
         typer.Option("--figures", help="Also write every figure here as PNG, SVG and PDF."),
@@ -56,14 +72,20 @@ def report(
 ) -> None:
     """Score a run: revealed profiles, alignment, drift, stated vs revealed, the paper's scores."""
     from value_spectrum.scoring.report import ScoringOptions, build_report
+    from value_spectrum.scoring.revealed import CI_METHODS
     from value_spectrum.scoring.rundir import RunDirError
 
+    if ci not in CI_METHODS:
+        fail(f"--ci: unknown method {ci!r}; choose {' or '.join(CI_METHODS)}")
     opts = ScoringOptions(
         window=window,
         n_boot=boot,
         seed=seed,
         min_decisions=min_decisions,
         circle_prior=circle_prior,
+        l2=l2,
+        ci=ci,
+        n_perm=perms,
     )
     try:
         rep = build_report(run_dir, opts)

@@ -8,6 +8,9 @@ from YAML or JSON files of the same shape.
 
 from __future__ import annotations
 
+import re
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from value_spectrum.values import VALUE_IDS
@@ -53,6 +56,10 @@ class Instrument(BaseModel):
     """Lowest rating."""
     scale_max: int = 6
     """Highest rating."""
+    like_me: Literal["max", "min"] | None = None
+    """Which end of the scale means "very much like me": 'max' (the usual: 6 = very much like
+    me) or 'min' (1 = very much like me; ratings are flipped before scoring). None: 'max', when
+    the anchors do not say otherwise."""
     anchors: dict[int, str] = Field(default_factory=dict)
     """Labels of the scale points, e.g. {1: 'Not like me at all', 6: 'Very much like me'}."""
     instructions: str = ""
@@ -64,6 +71,15 @@ class Instrument(BaseModel):
     def _consistent(self) -> Instrument:
         if self.scale_min >= self.scale_max:
             raise ValueError(f"scale_min {self.scale_min!r} must be below scale_max {self.scale_max!r}")
+        declared = self.like_me or "max"
+        read = anchor_direction(self.anchors, self.scale_min, self.scale_max)
+        if read is not None and read != declared:
+            end = self.scale_max if declared == "max" else self.scale_min
+            how = "declares" if self.like_me else "defaults to"
+            raise ValueError(
+                f"like_me {how} {declared!r} but the anchors read the other way "
+                f"(anchors[{end}] = {self.anchors.get(end)!r}); set like_me: {read}"
+            )
         seen: set[str] = set()
         for item in self.items:
             if item.id in seen:
@@ -71,6 +87,28 @@ class Instrument(BaseModel):
             seen.add(item.id)
         return self
 
+    @property
+    def like_me_end(self) -> Literal["max", "min"]:
+        """The end of the scale that means "very much like me"."""
+        return self.like_me or "max"
+
     def items_for(self, value: str) -> tuple[Item, ...]:
         """The items that measure ``value``."""
         return tuple(i for i in self.items if i.value == value)
+
+
+_NEGATION = re.compile(r"\b(not|no|never|unlike|least|nothing)\b", re.IGNORECASE)
+
+
+def anchor_direction(anchors: dict[int, str], lo: int, hi: int) -> Literal["max", "min"] | None:
+    """Which end the anchors call "like me": the end point without a negation ("not", "no",
+    "unlike", ...) when the other end has one; None when the anchors do not tell."""
+    a, b = anchors.get(lo), anchors.get(hi)
+    if a is None or b is None:
+        return None
+    neg_lo, neg_hi = bool(_NEGATION.search(a)), bool(_NEGATION.search(b))
+    if neg_lo and not neg_hi:
+        return "max"
+    if neg_hi and not neg_lo:
+        return "min"
+    return None

@@ -290,7 +290,7 @@ class BatchRunner:
         sid = spec.session_id
         try:
             context = self.services.context(spec, on_step=self._on_step)
-            meta = session_meta(self.config, spec, self.services.viewer_extra(context.viewer))
+            meta = session_meta(self.config, spec, self.services.viewer_extra(context.viewer, context.persona))
             checkpoint = await load_checkpoint(graph, sid)
             if checkpoint[0] is not None:
                 summary.sessions_resumed += 1

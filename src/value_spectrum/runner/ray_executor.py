@@ -60,7 +60,7 @@ async def _run_job(config_json: str, spec: SessionSpec, run_dir: str) -> dict[st
     async with open_checkpoints(db) as saver:
         graph = build_session_graph(saver)
         context = services.context(spec)
-        meta = session_meta(services.config, spec, services.viewer_extra(context.viewer))
+        meta = session_meta(services.config, spec, services.viewer_extra(context.viewer, context.persona))
         trajectory = await run_session(graph, meta, context)
     rundir.write_session(trajectory)
     for suffix in ("", "-wal", "-shm"):

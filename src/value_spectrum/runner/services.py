@@ -204,12 +204,16 @@ class Services:
                 modes[name] = str(mode())
         return modes
 
-    def viewer_extra(self, viewer: Viewer) -> dict[str, Any]:
-        """Provenance of a viewer for ``Trajectory.extra``."""
-        describe = getattr(viewer, "describe", None)
-        if callable(describe):
+    def viewer_extra(self, viewer: Viewer, persona: Persona | None = None) -> dict[str, Any]:
+        """Provenance of a viewer for ``Trajectory.extra`` (a viewer with ``describe_session``,
+        such as the reference viewer, also records what it was given for this persona)."""
+        describe = getattr(viewer, "describe_session", None)
+        if not callable(describe):
+            plain = getattr(viewer, "describe", None)
+            describe = (lambda _p: plain()) if callable(plain) else None
+        if describe is not None:
             try:
-                return {"viewer": describe()}
+                return {"viewer": describe(persona)}
             except Exception:  # provenance must never break a session
                 logger.debug("viewer.describe() failed", exc_info=True)
         return {}

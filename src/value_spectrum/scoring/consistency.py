@@ -29,6 +29,7 @@ from value_spectrum.scoring.resample import permutation_orders
 from value_spectrum.scoring.revealed import (
     MIN_DECISIONS,
     DecisionTable,
+    Decomposition,
     cannot_score_reason,
     fit_decomposition,
 )
@@ -149,7 +150,8 @@ def _window_alignments(
     )
     if not ok.any():
         return out
-    fit = fit_batch(table.x, table.y, masks[ok], max_iter=100)
+    # a rank statistic: loose tolerance, Fisher-scoring steps (no n x n hat matrices)
+    fit = fit_batch(table.x, table.y, masks[ok], max_iter=40, tol=1e-3, exact=False)
     vals = []
     for conv, w in zip(fit.converged, fit.weights, strict=True):
         vals.append(spearman(mrat_centre(w), reference) if conv else math.nan)
@@ -167,9 +169,11 @@ def consistency(
     n_perm: int = N_PERM,
     alpha: float = DRIFT_ALPHA,
     seed: int = 0,
+    pooled: Decomposition | None = None,
 ) -> Consistency:
     """Score windows of ``window`` turns over ``table`` (one session or several pooled by turn)
-    and, with ``n_perm`` > 0, test the drift slope against shuffled turns."""
+    and, with ``n_perm`` > 0, test the drift slope against shuffled turns. ``pooled`` is the
+    whole table's decomposition when the caller has it (reused, not refitted)."""
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window!r}")
     last_turn = int(table.turn.max()) if len(table) else -1
@@ -178,13 +182,16 @@ def consistency(
     reference = None if target is None else target.centred().as_array()
     ref_name = "target"
     if reference is None:
-        pooled = fit_decomposition(table, min_decisions=min_decisions)
+        pooled = pooled or fit_decomposition(table, min_decisions=min_decisions)
         reference = pooled.weights
         ref_name = "pooled profile"
     for start in starts:
         idx = np.flatnonzero((table.turn >= start) & (table.turn < start + window))
         sub = table.subset(idx)
-        d = fit_decomposition(sub, min_decisions=min_decisions)
+        whole = pooled is not None and idx.size == len(table)
+        d = pooled if whole and pooled is not None else fit_decomposition(
+            sub, min_decisions=min_decisions
+        )
         prof = None if d.weights is None else ValueProfile.from_array(d.weights)
         al = (
             spearman(d.weights, reference)

@@ -25,8 +25,10 @@ from value_spectrum.scoring.checks import calibration_slope, circumplex_check, r
 from value_spectrum.scoring.consistency import auto_window, consistency
 from value_spectrum.scoring.preference import is_preference_run, score_preference
 from value_spectrum.scoring.questionnaire import (
+    alpha_per_value,
     mean_stated,
     probe_stability,
+    profile_icc,
     score_probe,
     stated_revealed_gap,
 )
@@ -117,9 +119,15 @@ def _stated(
     probes = [p for t in trajs for p in t.probes]
     if not probes:
         return None
-    scored = [score_probe(p) for p in sorted(probes, key=lambda p: p.after_turn)]
+    ordered = sorted(probes, key=lambda p: p.after_turn)
+    scored = [score_probe(p) for p in ordered]
     stability, stab_reason = probe_stability(scored)
     mean = mean_stated(scored)
+    within = [
+        profile_icc([score_probe(p).centred for p in t.probes]) for t in trajs if len(t.probes) > 1
+    ]
+    within = [x for x in within if math.isfinite(x)]
+    per_session = [mean_stated([score_probe(p) for p in t.probes]) for t in trajs if t.probes]
     gap = stated_revealed_gap(mean, revealed)
     al = align(mean, target)
     return {
@@ -132,9 +140,15 @@ def _stated(
                 "answered": s.answered,
                 "unanswered": s.unanswered,
                 "reason": s.reason,
+                "flags": list(s.flags),
             }
             for s in scored
         ],
+        "alpha": _rounded(alpha_per_value(scored, ordered), 4),
+        "icc_within_session": finite_or_none(float(sum(within) / len(within)))
+        if within
+        else None,
+        "icc_across_sessions": finite_or_none(profile_icc(per_session)),
         "stability": finite_or_none(stability),
         "stability_reason": stab_reason,
         "mean": _profile_dict(mean),
@@ -199,6 +213,7 @@ def score_group(
         n_perm=opts.n_perm,
         alpha=opts.alpha,
         seed=seed,
+        pooled=rev.fit,
     )
     ci = None
     se = None

@@ -164,8 +164,10 @@ class GroupReport(_Model):
     drift_n_perm, drift_n_ok, drift_alpha, drift_reference), time to drift, threshold, reason.
     Sessions are pooled by turn."""
     stated: dict[str, Any] | None
-    """Questionnaire probes: per probe centred profile, stability across probes, the mean stated
-    profile, its alignment and the stated-vs-revealed gap. None without probes."""
+    """Questionnaire probes: per probe centred profile, reason (refusals name item and value)
+    and flags (straight-lining, missingness); stability across probes; Cronbach's alpha per
+    value over probes; test-retest ICC(2,1) within sessions (mean) and across sessions; the mean
+    stated profile, its alignment and the stated-vs-revealed gap. None without probes."""
     sessions: list[SessionSummary]
     """Each session scored alone."""
 

@@ -195,8 +195,9 @@ def fit_decomposition(
     circle_prior: float = 0.0,
     min_decisions: int = MIN_DECISIONS,
 ) -> Decomposition:
-    """Firth-corrected logistic weights of like on the ten labels (plus the smoothing penalty
-    when ``l2`` or ``circle_prior`` > 0), centred, with their covariance; or the reason why not."""
+    """Firth-corrected logistic weights of like on the ten labels, centred, with their
+    covariance; or the reason why not. With ``l2`` or ``circle_prior`` > 0: the penalised
+    maximum-likelihood (smoothed) estimate instead, whose covariance is not a calibrated one."""
     n, likes = len(table), int(table.y.sum())
     reason = cannot_score_reason(n, likes, min_decisions=min_decisions)
     if reason:
@@ -205,7 +206,9 @@ def fit_decomposition(
     if absent:
         return Decomposition(None, None, f"no decided video is labelled with {', '.join(absent)}")
     pen = circle_penalty(l2, circle_prior) if (l2 > 0 or circle_prior > 0) else None
-    fit = fit_batch(table.x, table.y, penalty=pen)
+    # the smoothed estimate is the penalised maximum-likelihood one (the penalty already keeps
+    # it finite); the calibrated one is Firth's
+    fit = fit_batch(table.x, table.y, penalty=pen, firth=pen is None)
     if not fit.converged[0]:
         return Decomposition(
             None,
@@ -268,6 +271,8 @@ class Revealed:
     """The bootstrap behind ``alignment_ci`` (resamples drawn, usable, unit)."""
     smoothed: ValueProfile | None = None
     """The estimate with the ridge / circle prior, when one was asked for."""
+    fit: Decomposition | None = None
+    """The decomposition behind ``profile`` (for callers that reuse it)."""
 
     @property
     def like_rate(self) -> dict[str, float | None]:
@@ -406,6 +411,7 @@ def revealed_profile(
         ci=interval,
         se=se,
         cov=d.cov,
+        fit=d,
         alignment_ci=alignment_ci,
         alignment_boot=boot,
         smoothed=smoothed,

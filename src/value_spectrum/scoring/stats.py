@@ -7,6 +7,7 @@ Everything takes its randomness from a ``numpy.random.Generator`` built from a s
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -217,7 +218,8 @@ class Proportion:
 
 
 def wilson(successes: int, n: int, *, level: float = 0.95) -> Proportion:
-    """The Wilson score interval for a binomial proportion (scipy's ``binomtest``).
+    """The Wilson score interval for a binomial proportion (the closed form that scipy's
+    ``binomtest(...).proportion_ci(method="wilson")`` computes).
 
     Wilson's interval keeps close to its nominal coverage down to a handful of trials and never
     leaves [0, 1], unlike the normal ("Wald") interval. ``n == 0`` gives NaN bounds.
@@ -232,10 +234,21 @@ def wilson(successes: int, n: int, *, level: float = 0.95) -> Proportion:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     if m == 0:
         return Proportion(k, m, math.nan, math.nan, math.nan, level)
-    from scipy.stats import binomtest
+    z = _z(level)
+    p = k / m
+    den = 1.0 + z * z / m
+    centre = (p + z * z / (2 * m)) / den
+    half = z / den * math.sqrt(p * (1.0 - p) / m + z * z / (4.0 * m * m))
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == m else min(1.0, centre + half)
+    return Proportion(k, m, p, low, high, level)
 
-    ci = binomtest(k, m).proportion_ci(confidence_level=level, method="wilson")
-    return Proportion(k, m, k / m, float(ci.low), float(ci.high), level)
+
+@functools.cache
+def _z(level: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 2.0))
 
 
 def cohens_h(p1: float, p2: float) -> float:
