@@ -22,7 +22,7 @@ FEEDS: tuple[str, ...] = ("random", "balanced", "adaptive", "search", "replay")
 """Feed policy names (``graphs.feeds.FEED_POLICIES``)."""
 
 RUNTIME_FIELDS: frozenset[str] = frozenset(
-    {"concurrency", "max_cost", "out", "executor", "ray_address", "api_base", "gateway", "checkpoints"}
+    {"concurrency", "max_cost", "out", "executor", "ray_address", "api_base", "gateway", "checkpoints", "ray_actors"}
 )
 """Fields that may differ between a run and its continuation."""
 
@@ -132,6 +132,8 @@ class RunConfig(BaseModel):
     """``ray.init(address=...)`` for the Ray executor (None: a local Ray)."""
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     """Rate limits, retries, timeout and fallbacks of model calls (not part of the identity)."""
+    ray_actors: int | None = Field(default=None, ge=1)
+    """Ray executor: async actors, each running many sessions (None: one per cluster CPU)."""
     checkpoints: str | None = None
     """Where unfinished sessions' checkpoints live: None (the run directory's SQLite file), a
     file path / ``sqlite:///PATH``, or ``postgresql://...`` shared by every worker

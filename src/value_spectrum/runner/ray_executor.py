@@ -18,10 +18,10 @@ import asyncio
 import functools
 import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from value_spectrum.records import Step, Trajectory
 from value_spectrum.runlog import RunLog
 from value_spectrum.runner.config import RunConfig
 from value_spectrum.runner.plan import SessionSpec, build_plan
@@ -95,16 +95,19 @@ async def run_batch_ray(
     observer: Any = None,
     force_new: bool = False,
 ) -> RunSummary:
-    """Run or continue a batch on Ray (``ray.init(address=config.ray_address)``).
+    """Run or continue a batch on Ray async actors (:mod:`~value_spectrum.runner.ray_actors`;
+    ``ray.init(address=config.ray_address)`` unless Ray is initialised already).
 
-    At most ``config.concurrency`` sessions are in flight; once ``config.max_cost`` is spent no
-    new session starts (sessions in flight finish; a session cannot be drained remotely).
+    At most ``config.concurrency`` sessions are in flight in the whole cluster; once
+    ``config.max_cost`` is spent no new turn starts (running sessions drain at their next node,
+    resumable).
 
     Raises:
         ImportError: ray is not installed (:data:`RAY_MISSING`).
     """
     ray = _import_ray()
     from value_spectrum.runner.local import prepare_run_dir
+    from value_spectrum.runner.ray_actors import ActorPool, Sink, WorkerJob
 
     start = time.perf_counter()
     services = services or Services(config)
@@ -117,35 +120,47 @@ async def run_batch_ray(
     if observer is not None:
         observer.on_plan(len(specs), len(scan.finished), config.steps)
     if not ray.is_initialized():
-        ray.init(address=config.ray_address, ignore_reinit_error=True)
-    task = ray.remote(run_session_job)
-    config_json = config.model_dump_json()
-    spent = 0.0
-    in_flight: dict[Any, SessionSpec] = {}
-    queue = list(todo)
-    stopped: str | None = None
-    while queue or in_flight:
-        while queue and len(in_flight) < config.concurrency and stopped is None:
-            spec = queue.pop(0)
-            in_flight[task.remote(config_json, asdict(spec), str(rundir.path))] = spec
-        if not in_flight:
-            break
-        ready, _ = await asyncio.to_thread(ray.wait, list(in_flight), num_returns=1)
-        spec = in_flight.pop(ready[0])
-        try:
-            result = ray.get(ready[0])
-        except Exception as exc:  # a task that crashed: reported, resumed next time
-            summary.sessions_failed.append(f"{spec.session_id}: {type(exc).__name__}: {exc}")
-            continue
+        ray.init(address=config.ray_address, ignore_reinit_error=True, log_to_driver=False)
+    state: dict[str, Any] = {"spent": 0.0, "decisions": 0, "stopped": None}
+    if config.max_cost is not None and config.max_cost <= 0 and todo:
+        state["stopped"] = "budget"
+
+    def on_step(step: Step) -> None:
+        state["spent"] += step.usage.cost_usd
+        state["decisions"] += 1
+        if observer is not None:
+            observer.on_step(step)
+        if config.max_cost is not None and state["spent"] >= config.max_cost and state["stopped"] is None:
+            state["stopped"] = "budget"
+            logger.warning("stopping the batch: budget")
+
+    async def on_trajectory(trajectory: Trajectory) -> None:
+        await asyncio.to_thread(rundir.write_session, trajectory)
         summary.sessions_run += 1
-        spent += float(result["cost_usd"])
-        if config.max_cost is not None and spent >= config.max_cost:
-            stopped = "budget"
+        if observer is not None:
+            observer.on_session_end(trajectory)
+
+    def on_failed(spec: SessionSpec, text: str) -> None:
+        summary.sessions_failed.append(f"{spec.session_id}: {text}")
+
+    def on_resumed(spec: SessionSpec) -> None:
+        summary.sessions_resumed += 1
+
+    job = WorkerJob(config_json=config.model_dump_json(), run_dir=str(rundir.path),
+                    checkpoints=config.checkpoints)
+    pool = ActorPool(ray, job, actors=config.ray_actors, concurrency=config.concurrency)
+    if todo and state["stopped"] is None:
+        await pool.start()
+        try:
+            await pool.run(todo, Sink(on_step=on_step, on_trajectory=on_trajectory, on_failed=on_failed,
+                                      stop_reason=lambda: state["stopped"], on_resumed=on_resumed))
+        finally:
+            await pool.close()
     finished = rundir.scan([s.session_id for s in specs], quarantine=False).finished
     summary.sessions_pending = len(specs) - len(finished)
     summary.add_trajectories(finished[s.session_id] for s in specs if s.session_id in finished)
-    summary.cost_usd_this_run = round(spent, 8)
-    summary.decisions_this_run = sum(len(finished[s.session_id].steps) for s in todo if s.session_id in finished)
-    summary.stopped = stopped
+    summary.cost_usd_this_run = round(state["spent"], 8)
+    summary.decisions_this_run = state["decisions"]
+    summary.stopped = state["stopped"]
     summary.elapsed_s = round(time.perf_counter() - start, 3)
     return summary
