@@ -178,3 +178,22 @@ def test_two_models_through_the_test_server_then_compare(tmp_path: Path) -> None
     assert usage["openai/test-vlm"].images_sent == 3 * 12
     assert images >= 3 * 12
     assert usage["openai/test-vlm"].prompt_tokens > 0
+
+
+def test_compare_and_report_import_matplotlib_only_for_figures(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    run = _run(tmp_path, "feed")
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from value_spectrum.cli.app import build_app\n"
+        f"r = CliRunner().invoke(build_app(), ['compare', {str(run)!r}])\n"
+        "assert r.exit_code == 0, r.output\n"
+        f"r = CliRunner().invoke(build_app(), ['report', {str(run)!r}, '--boot', '0'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
