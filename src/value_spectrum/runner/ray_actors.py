@@ -173,7 +173,7 @@ class SessionWorker:
                 context = self.services.context(
                     spec, on_step=lambda step: queue.put_nowait(("step", step.model_dump_json()))
                 )
-                meta = session_meta(self.config, spec, self.services.viewer_extra(context.viewer))
+                meta = session_meta(self.config, spec, self.services.viewer_extra(context.viewer, context.persona))
                 checkpoint = await load_checkpoint(graph, sid)
                 if checkpoint[0] is not None and not checkpoint[1]:
                     queue.put_nowait(("resumed", str(checkpoint[0].get("turn", 0))))
