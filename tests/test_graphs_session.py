@@ -22,20 +22,15 @@ config:
 ---
 graph TD;
 \t__start__([<p>__start__</p>]):::first
-\tpick(pick)
-\tdecide(decide)
-\trecord(record)
+\tturn(turn)
 \tprobe(probe)
 \t__end__([<p>__end__</p>]):::last
-\t__start__ --> pick;
-\tdecide --> record;
-\tpick -.-> __end__;
-\tpick -.-> decide;
+\t__start__ --> turn;
 \tprobe -.-> __end__;
-\tprobe -.-> pick;
-\trecord -.-> __end__;
-\trecord -.-> pick;
-\trecord -.-> probe;
+\tprobe -.-> turn;
+\tturn -.-> __end__;
+\tturn -.-> probe;
+\tturn -.-> turn;
 \tclassDef default fill:#f2f0ff,line-height:1.2
 \tclassDef first fill-opacity:0
 \tclassDef last fill:#bfb6fc
@@ -183,3 +178,122 @@ def test_viewer_sees_recent_history() -> None:
     asyncio.run(run_session(build_session_graph(), META, context(viewer, steps=25)))
     assert viewer.lengths == list(range(21)) + [20] * 4  # the window is 20
     assert viewer.last_turns == list(range(24))
+
+
+def test_checkpoint_data_does_not_grow_with_the_session(tmp_path: Path) -> None:
+    import sqlite3
+
+    from value_spectrum.graphs.checkpoints import sqlite_checkpointer
+
+    corpus = tiny_corpus(120)
+    ctx = SessionContext(viewer=ReferenceViewer({v.id: v.values for v in corpus}, seed=3), corpus=corpus,
+                         persona=two_personas()[0], feed=make_feed("random", corpus.videos), seed=3,
+                         max_steps=100, render_keyframes=False, record_latency=False)
+
+    async def main() -> None:
+        async with sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
+            t = await run_session(build_session_graph(saver), META, ctx)
+            assert len(t.steps) == 100
+
+    asyncio.run(main())
+    with sqlite3.connect(tmp_path / "c.sqlite") as con:
+        blobs = [n for (n,) in con.execute(
+            "SELECT length(checkpoint) + length(metadata) FROM checkpoints ORDER BY checkpoint_id")]
+        writes = [n for (n,) in con.execute(
+            "SELECT sum(length(value)) FROM writes GROUP BY checkpoint_id ORDER BY checkpoint_id")]
+    assert len(blobs) == 102  # the input, 100 turns, the end
+    # turn 90's checkpoint is no bigger than turn 10's: the steps are not in it, only the turn's
+    # own step is written (as the turn's write), never the whole list
+    assert max(blobs[85:95]) <= max(blobs[5:15]) + 8
+    assert max(writes[85:95]) <= max(writes[5:15]) + 8
+
+
+class Flaky:
+    """The reference viewer, failing every turn from ``fail_from`` on while ``broken``."""
+
+    name = "reference"
+
+    def __init__(self, corpus, fail_from: int) -> None:
+        self.inner = ReferenceViewer({v.id: v.values for v in corpus}, seed=7)
+        self.fail_from, self.broken, self.turns = fail_from, True, []
+
+    async def decide(self, persona, observation, *, history=(), search=None):
+        self.turns.append(observation.turn)
+        if self.broken and observation.turn >= self.fail_from:
+            raise ConnectionError("server gone")
+        return await self.inner.decide(persona, observation, history=history, search=search)
+
+
+def test_a_session_that_ended_in_error_continues_from_its_last_good_turn(tmp_path: Path) -> None:
+    from value_spectrum.graphs.checkpoints import sqlite_checkpointer
+    from value_spectrum.graphs.driver import load_checkpoint
+
+    probe_calls: list[int] = []
+
+    async def probe(persona, viewer, after_turn):
+        probe_calls.append(after_turn)
+        return Probe(after_turn=after_turn, instrument="t",
+                     answers=(ProbeAnswer(item_id="i", value="benevolence", rating=4),))
+
+    def ctx(viewer):
+        return context(viewer, steps=12, max_consecutive_errors=3, probe=probe, probe_every=4)
+
+    async def main():
+        clean = await run_session(build_session_graph(), META, ctx(None))
+        viewer = Flaky(tiny_corpus(), fail_from=8)
+        async with sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
+            graph = build_session_graph(saver)
+            failed = await run_session(graph, META, ctx(viewer))
+            assert failed.status == "error"
+            assert [s.outcome.value for s in failed.steps[8:]] == ["error"] * 3
+            state, finished = await load_checkpoint(graph, META.session_id)
+            assert finished
+            assert state is not None
+            assert state["status"] == "error"
+            # without retry_error an ended thread is returned as it is
+            again = await run_session(graph, META, ctx(viewer))
+            assert again.model_dump_json() == failed.model_dump_json()
+            viewer.broken, viewer.turns = False, []
+            probes_before = list(probe_calls)
+            fixed = await run_session(graph, META, ctx(viewer), retry_error=True)
+            assert viewer.turns == list(range(8, 12))  # the good turns 0-7 were not redone
+            assert probe_calls[len(probes_before):] == [12]  # the probe after turn 8 was not redone
+        return clean, fixed
+
+    clean, fixed = asyncio.run(main())
+    assert fixed.status == "finished"
+    assert fixed.model_dump_json() == clean.model_dump_json()
+
+
+def test_retry_error_without_a_thread_starts_again(tmp_path: Path) -> None:
+    from value_spectrum.graphs.checkpoints import sqlite_checkpointer
+
+    async def main():
+        async with sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
+            viewer = Flaky(tiny_corpus(), fail_from=99)
+            t = await run_session(build_session_graph(saver), META, context(viewer, steps=5), retry_error=True)
+            assert viewer.turns == [0, 1, 2, 3, 4]
+            return t
+
+    assert asyncio.run(main()).status == "finished"
+
+
+def test_a_thread_of_the_old_graph_layout_is_dropped_and_restarted(tmp_path: Path) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from value_spectrum.graphs.driver import load_checkpoint
+
+    saver = InMemorySaver()
+    config = {"configurable": {"thread_id": META.session_id, "checkpoint_ns": ""}}
+    old = {"v": 4, "id": "1f0c0c2e-0000-6000-8000-000000000001", "ts": "2026-01-01T00:00:00+00:00",
+           "channel_values": {"turn": 3}, "channel_versions": {"turn": 1, "branch:to:decide": 1},
+           "versions_seen": {}, "updated_channels": None}
+    saver.put(config, old, {"source": "loop", "step": 3}, {"turn": 1, "branch:to:decide": 1})
+
+    async def main():
+        graph = build_session_graph(saver)
+        assert await load_checkpoint(graph, META.session_id) == (None, False)
+        assert saver.get_tuple(config) is None  # deleted
+        return await run_session(graph, META, context(steps=4))
+
+    assert [s.turn for s in asyncio.run(main()).steps] == [0, 1, 2, 3]

@@ -113,7 +113,9 @@ class InlineSqliteSaver(SqliteSaver):
         before: Any = None,
         limit: int | None = None,
     ) -> AsyncIterator[Any]:
-        for item in self.list(config, filter=filter, before=before, limit=limit):
+        # read them all first: ``list`` holds the saver's lock while it yields, and a caller that
+        # stops early (or awaits another call of this saver in its loop) would deadlock
+        for item in list(self.list(config, filter=filter, before=before, limit=limit)):
             yield item
 
     async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:

@@ -10,16 +10,18 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 from value_spectrum.graphs.session import SessionContext, SessionState, initial_state
-from value_spectrum.records import Modality, Probe, SessionStatus, Step, Trajectory, Usage
+from value_spectrum.records import Modality, Outcome, Probe, SessionStatus, Step, Trajectory, Usage
 
 logger = logging.getLogger(__name__)
 
-NODES_PER_TURN = 4
-"""Supersteps one turn can take (pick, decide, record, probe): sets the recursion limit."""
+NODES_PER_TURN = 2
+"""Supersteps one turn can take (the turn, a probe): sets the recursion limit."""
 
 
 @dataclass(frozen=True)
@@ -79,15 +81,73 @@ def trajectory_from_state(state: SessionState, meta: SessionMeta) -> Trajectory:
     )
 
 
+def _config(session_id: str, context: SessionContext | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {"configurable": {"thread_id": session_id}}
+    if context is not None:
+        config["recursion_limit"] = NODES_PER_TURN * max(context.max_steps, 1) + 10
+    return config
+
+
+def _is_stale(graph: Any, checkpoint: Mapping[str, Any]) -> bool:
+    """A checkpoint written by an older layout of the graph (it routes to nodes this graph does
+    not have, e.g. the old pick/decide/record), which this graph cannot continue."""
+    nodes = set(graph.nodes)
+    for channel in checkpoint.get("channel_versions", {}):
+        if channel.startswith("branch:to:") and channel.removeprefix("branch:to:") not in nodes:
+            return True
+    return False
+
+
 async def load_checkpoint(graph: Any, session_id: str) -> tuple[SessionState | None, bool]:
     """``(state, finished)`` of the session's checkpoint thread; ``(None, False)`` when the graph
-    has no checkpointer or the thread does not exist."""
-    if graph.checkpointer is None:
+    has no checkpointer or the thread does not exist.
+
+    ``finished`` is True for a thread that reached its end, whether it ended ``finished`` or in
+    ``error`` (``state["status"]`` tells which). A thread left by an older layout of the session
+    graph cannot be continued: it is deleted (with a warning) and reported as missing, so that
+    session starts again from its first turn.
+    """
+    saver = graph.checkpointer
+    if saver is None:
         return None, False
-    snap = await graph.aget_state({"configurable": {"thread_id": session_id}})
+    config = _config(session_id)
+    found = await saver.aget_tuple(config)  # one lookup; most sessions have no thread yet
+    if found is None:
+        return None, False
+    if _is_stale(graph, found.checkpoint):
+        logger.warning(
+            "session %s: its checkpoint was written by an older session graph and cannot be "
+            "continued; it starts again from turn 0", session_id,
+        )
+        await saver.adelete_thread(session_id)
+        return None, False
+    snap = await graph.aget_state(config)
     if not snap.values:
         return None, False
     return snap.values, not snap.next
+
+
+def _good_turns(state: SessionState) -> int:
+    """How many turns precede the trailing run of ``error`` steps in ``state``."""
+    steps = state.get("steps", [])
+    good = len(steps)
+    while good > 0 and steps[good - 1]["outcome"] == Outcome.ERROR.value:
+        good -= 1
+    return good
+
+
+async def _last_good_turn(graph: Any, session_id: str, state: SessionState) -> dict[str, Any] | None:
+    """The config of the checkpoint right after the session's last good turn (the newest one at
+    the turn where its trailing run of ``error`` steps began), or None when the thread no longer
+    holds it."""
+    good = _good_turns(state)
+    async with aclosing(graph.checkpointer.alist(_config(session_id))) as history:
+        async for found in history:  # newest first
+            values = found.checkpoint.get("channel_values", {})
+            if values.get("turn") == good and not values.get("done", False):
+                config: dict[str, Any] = found.config
+                return config
+    return None
 
 
 async def run_session(
@@ -98,6 +158,7 @@ async def run_session(
     control: Any = None,
     durability: str = "sync",
     checkpoint: tuple[SessionState | None, bool] | None = None,
+    retry_error: bool = False,
 ) -> Trajectory:
     """Run (or resume) one session to its end.
 
@@ -106,9 +167,14 @@ async def run_session(
         meta: the session's identity; ``meta.session_id`` is the checkpoint thread.
         context: the services.
         control: a ``langgraph.types.RunControl``; ``request_drain()`` on it stops the session
-            at the next node boundary with ``GraphDrained`` raised and the checkpoint kept.
-        durability: LangGraph checkpoint durability (``sync`` writes before the next node).
+            at the next turn boundary with ``GraphDrained`` raised and the checkpoint kept.
+        durability: LangGraph checkpoint durability (``sync`` writes before the next turn).
         checkpoint: the result of :func:`load_checkpoint` when the caller already has it.
+        retry_error: when the checkpoint thread ended in ``error`` (too many failed turns in a
+            row: a provider fault, a server gone), continue it from its last good turn: the
+            trailing ``error`` steps are dropped and those turns asked again (same videos: the
+            feed's RNG is per turn); the good turns are never redone. Without a thread to
+            continue, the session starts from turn 0. False: an ended thread is returned as is.
 
     Returns:
         The trajectory.
@@ -116,19 +182,32 @@ async def run_session(
     Raises:
         langgraph.errors.GraphDrained: the session was drained (resume it later).
     """
-    config: dict[str, Any] = {
-        "configurable": {"thread_id": meta.session_id},
-        "recursion_limit": NODES_PER_TURN * max(context.max_steps, 1) + 10,
-    }
+    config = _config(meta.session_id, context)
     state, finished = checkpoint if checkpoint is not None else await load_checkpoint(graph, meta.session_id)
+    inp: SessionState | None = None
+    if state is not None and finished and retry_error and state.get("status") == "error":
+        fork = await _last_good_turn(graph, meta.session_id, state)
+        if fork is None:
+            logger.warning("session %s: no checkpoint of its last good turn; it starts again", meta.session_id)
+            await graph.checkpointer.adelete_thread(meta.session_id)
+            state, finished = None, False
+        else:
+            logger.info("session %s ended in error; it continues after its last good turn %d",
+                        meta.session_id, _good_turns(state))
+            config["configurable"] = dict(fork["configurable"])
+            finished = False
+    elif retry_error and state is None:
+        logger.warning("session %s: no checkpoint to continue from; it starts again from turn 0", meta.session_id)
     if state is not None and finished:
         logger.info("session %s already finished in its checkpoint", meta.session_id)
         return trajectory_from_state(state, meta)
-    if state is not None:
+    if state is None:
+        inp = initial_state()
+    else:
         logger.info("session %s resumes at turn %d", meta.session_id, state.get("turn", 0))
-    inp = None if state is not None else initial_state()
     # durability only means something with a checkpointer (and langgraph 1.2 fails on "sync"
     # without one)
     kwargs: dict[str, Any] = {"durability": durability} if graph.checkpointer is not None else {}
     final = await graph.ainvoke(inp, config, context=context, control=control, **kwargs)
     return trajectory_from_state(final, meta)
+

@@ -1,12 +1,14 @@
-"""The feed session as a LangGraph graph: pick -> decide -> record -> (probe) -> pick ... -> end.
+"""The feed session as a LangGraph graph: turn -> turn -> ... -> end, with a probe node between
+turns only on probe turns.
 
 State (:class:`SessionState`) is a TypedDict of plain JSON-able data with reducers (steps, probes,
 seen, liked and search hits are appended; the turn counter and flags are replaced), so any
 LangGraph checkpointer can serialise it. Services (viewer, corpus, persona, feed policy, search
 tool, probe hook, seed) travel in the runtime context (:class:`SessionContext`), never in state.
 
-Every node is a superstep, and a checkpointer saves state after each one: a session killed in
-the middle resumes at its last finished node with ``thread_id = session_id``
+One turn (pick the video, ask the viewer, record the step) is one node, one superstep, and a
+checkpointer saves state after each one: a session killed in the middle resumes at its last
+finished turn with ``thread_id = session_id``
 (:func:`run_session` does this). Randomness is derived per turn from (session seed, turn), so a
 resumed session is identical to an uninterrupted one.
 
@@ -19,27 +21,20 @@ from __future__ import annotations
 
 import inspect
 import logging
-import operator
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, overload
 
+from langgraph.channels import DeltaChannel
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
 from value_spectrum.agents.base import SearchTool, Viewer, ViewerReply
 from value_spectrum.graphs.feeds import FeedPolicy, FeedState, derive_seed
 from value_spectrum.personas.model import Persona
-from value_spectrum.records import (
-    Decision,
-    Modality,
-    Observation,
-    Outcome,
-    Probe,
-    Step,
-    Usage,
-)
+from value_spectrum.records import Modality, Observation, Outcome, Probe, Step
 from value_spectrum.retrieval.corpus import Corpus
 
 if TYPE_CHECKING:
@@ -55,28 +50,42 @@ turns (``agents.ask_questionnaire`` wrapped), or None to skip."""
 StepHook = Callable[[Step], None]
 """Called once per recorded step (progress bars, cost meters)."""
 
+Next = Literal["turn", "probe", "__end__"]
+"""Where a node sends the session next."""
+
+
+def _append(acc: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
+    """The reducer of the appended channels: one turn's items after the earlier ones."""
+    return [*acc, *(item for items in writes for item in items)]
+
+
+SNAPSHOT_EVERY = 100_000
+"""Updates between full snapshots of an appended channel: never in a session of ordinary length
+(LangGraph still snapshots after 5,000 supersteps without one, bounding a resume's replay)."""
+
+
+def _appended() -> DeltaChannel[list[Any]]:
+    return DeltaChannel(_append, list, snapshot_frequency=SNAPSHOT_EVERY)
+
 
 class SessionState(TypedDict, total=False):
-    """The checkpointed state of one session: JSON-able data only."""
+    """The checkpointed state of one session: JSON-able data only.
+
+    The growing lists are LangGraph ``DeltaChannel`` s: a checkpoint stores only the turn's new
+    items (as the node's writes), never the whole list, so the data saved per turn stays the same
+    size however long the session runs; a resume rebuilds the lists from those writes.
+    """
 
     turn: int
     """Steps recorded so far (= the next turn's index)."""
-    steps: Annotated[list[dict[str, Any]], operator.add]
+    steps: Annotated[list[dict[str, Any]], _appended()]
     """Recorded steps (``Step.model_dump(mode='json')``), appended."""
-    probes: Annotated[list[dict[str, Any]], operator.add]
+    probes: Annotated[list[dict[str, Any]], _appended()]
     """Probes (``Probe.model_dump(mode='json')``), appended."""
-    seen: Annotated[list[str], operator.add]
-    """Video ids shown, appended at pick time."""
-    liked: Annotated[list[str], operator.add]
-    """Video ids liked, appended."""
-    search_queue: Annotated[list[str], operator.add]
+    search_queue: Annotated[list[str], _appended()]
     """Video ids returned by the viewer's searches, appended in the order found."""
-    notes: Annotated[list[str], operator.add]
+    notes: Annotated[list[str], _appended()]
     """Problems that are not steps (a failed probe), appended."""
-    current: str | None
-    """The picked video awaiting a decision."""
-    reply: dict[str, Any] | None
-    """The decided reply awaiting its record."""
     errors_in_row: int
     """Consecutive turns that ended in ``error``."""
     done: bool
@@ -129,8 +138,8 @@ class SessionContext:
 def initial_state() -> SessionState:
     """The state of a session before its first turn."""
     return SessionState(
-        turn=0, steps=[], probes=[], seen=[], liked=[], search_queue=[], notes=[],
-        current=None, reply=None, errors_in_row=0, done=False, status="finished", error="",
+        turn=0, steps=[], probes=[], search_queue=[], notes=[],
+        errors_in_row=0, done=False, status="finished", error="",
     )
 
 
@@ -166,22 +175,16 @@ def turn_rng(seed: int, turn: int) -> random.Random:
     return random.Random(derive_seed("feed", seed, turn))
 
 
-async def _pick(state: SessionState, runtime: Runtime[SessionContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    turn = state["turn"]
-    if turn >= ctx.max_steps:
-        return {"done": True, "status": "finished"}
-    feed_state = FeedState(
-        turn=turn,
-        seen=tuple(state["seen"]),
-        liked=tuple(state["liked"]),
+def _feed_state(state: SessionState) -> FeedState:
+    """What the feed policy sees, derived from the recorded steps (no channel of its own: every
+    channel a turn writes costs a serialisation in the checkpoint)."""
+    steps = state["steps"]
+    return FeedState(
+        turn=state["turn"],
+        seen=tuple(s["video_id"] for s in steps),
+        liked=tuple(s["video_id"] for s in steps if s["outcome"] == "like"),
         search_queue=tuple(state["search_queue"]),
     )
-    video_id = ctx.feed.next(feed_state, turn_rng(ctx.seed, turn))
-    if video_id is None:
-        logger.info("feed exhausted after %d turns", turn)
-        return {"done": True, "status": "finished", "error": "feed exhausted"}
-    return {"current": video_id, "seen": [video_id]}
 
 
 def _hit_ids(result: Any) -> list[str]:
@@ -196,12 +199,11 @@ def _hit_ids(result: Any) -> list[str]:
     return ids
 
 
-async def _decide(state: SessionState, runtime: Runtime[SessionContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    video_id = state["current"]
-    assert video_id is not None
+async def _decide(
+    ctx: SessionContext, state: SessionState, video_id: str, hits: list[str]
+) -> tuple[ViewerReply, float]:
+    """Ask the viewer; a viewer that raises (or returns something else) gives an ``error`` reply."""
     turn = state["turn"]
-    hits: list[str] = []
     search: SearchTool | None = None
     if ctx.search is not None:
         inner = ctx.search
@@ -219,106 +221,88 @@ async def _decide(state: SessionState, runtime: Runtime[SessionContext]) -> dict
             frames = tuple(str(p) for p in ctx.corpus.keyframe_paths(video))
         obs = Observation.of(video, turn=turn, keyframes=frames, modality=ctx.modality)
         window = state["steps"][-ctx.history_window :] if ctx.history_window > 0 else []
-        history = StepHistory(window)
-        reply = await ctx.viewer.decide(ctx.persona, obs, history=history, search=search)
+        reply = await ctx.viewer.decide(ctx.persona, obs, history=StepHistory(window), search=search)
         if not isinstance(reply, ViewerReply):
             raise TypeError(f"viewer {ctx.viewer.name!r} returned {type(reply).__name__}, not ViewerReply")
     except Exception as exc:  # a failing viewer is a recorded outcome, never a crash
         logger.warning("turn %d: viewer raised %s: %s", turn, type(exc).__name__, exc)
         reply = ViewerReply(outcome=Outcome.ERROR, error=f"{type(exc).__name__}: {exc}")
     latency = ctx.clock() - start if ctx.record_latency else 0.0
-    return {
-        "reply": {
-            "outcome": Outcome(reply.outcome).value,
-            "decision": None if reply.decision is None else reply.decision.model_dump(mode="json"),
-            "raw": reply.raw,
-            "earlier_raws": list(reply.earlier_raws),
-            "repaired": reply.repaired,
-            "error": reply.error,
-            "searches": list(reply.searches),
-            "usage": reply.usage.model_dump(mode="json"),
-            "latency_s": round(latency, 6),
-            "hits": hits,
-        }
-    }
+    return reply, round(latency, 6)
 
 
-async def _record(state: SessionState, runtime: Runtime[SessionContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    reply = state["reply"]
-    video_id = state["current"]
-    assert reply is not None
-    assert video_id is not None
-    outcome = Outcome(reply["outcome"])
-    decision = reply["decision"]
-    error = reply["error"]
+def _step(turn: int, video_id: str, reply: ViewerReply, latency_s: float) -> Step:
+    """The recorded step: a like or skip without a decision is an ``error``; a failure keeps no
+    decision."""
+    outcome = Outcome(reply.outcome)
+    decision = reply.decision
+    error = reply.error
     if outcome in (Outcome.LIKE, Outcome.SKIP) and decision is None:
         outcome, error = Outcome.ERROR, f"viewer gave outcome {outcome.value!r} without a decision"
     if outcome not in (Outcome.LIKE, Outcome.SKIP):
         decision = None
-    step = Step(
-        turn=state["turn"],
+    return Step(
+        turn=turn,
         video_id=video_id,
         outcome=outcome,
-        decision=None if decision is None else Decision.model_validate(decision),
-        raw=reply["raw"],
-        earlier_raws=tuple(reply.get("earlier_raws", ())),
-        repaired=bool(reply.get("repaired", False)) and decision is not None,
+        decision=decision,
+        raw=reply.raw,
+        earlier_raws=tuple(reply.earlier_raws),
+        repaired=reply.repaired and decision is not None,
         error=error,
-        searches=tuple(reply["searches"]),
-        usage=Usage.model_validate(reply["usage"]),
-        latency_s=reply["latency_s"],
+        searches=tuple(reply.searches),
+        usage=reply.usage,
+        latency_s=latency_s,
     )
-    errors = state["errors_in_row"] + 1 if outcome is Outcome.ERROR else 0
-    turn = state["turn"] + 1
-    update: dict[str, Any] = {
-        "steps": [step.model_dump(mode="json")],
-        "turn": turn,
-        "liked": [video_id] if outcome is Outcome.LIKE else [],
-        "search_queue": reply["hits"],
-        "errors_in_row": errors,
-        "current": None,
-        "reply": None,
-    }
+
+
+async def _turn(state: SessionState, runtime: Runtime[SessionContext]) -> Command[Next]:
+    """One whole turn in one superstep: pick the next video, ask the viewer, record the step,
+    and route (``Command.goto``: the next turn, the probe on probe turns, or the end)."""
+    ctx = runtime.context
+    turn = state["turn"]
+    if turn >= ctx.max_steps:
+        return Command(update={"done": True, "status": "finished"}, goto="__end__")
+    video_id = ctx.feed.next(_feed_state(state), turn_rng(ctx.seed, turn))
+    if video_id is None:
+        logger.info("feed exhausted after %d turns", turn)
+        return Command(update={"done": True, "status": "finished", "error": "feed exhausted"}, goto="__end__")
+    hits: list[str] = []
+    reply, latency = await _decide(ctx, state, video_id, hits)
+    step = _step(turn, video_id, reply, latency)
+    errors = state["errors_in_row"] + 1 if step.outcome is Outcome.ERROR else 0
+    # only what changed: every channel written is serialised into the checkpoint
+    update: dict[str, Any] = {"steps": [step.model_dump(mode="json")], "turn": turn + 1}
+    if errors != state["errors_in_row"]:
+        update["errors_in_row"] = errors
+    if hits:
+        update["search_queue"] = hits
     if errors >= ctx.max_consecutive_errors:
-        update |= {"done": True, "status": "error", "error": f"{errors} errors in a row; last: {error}"}
-    elif turn >= ctx.max_steps:
+        update |= {"done": True, "status": "error", "error": f"{errors} errors in a row; last: {step.error}"}
+    elif turn + 1 >= ctx.max_steps:
         update |= {"done": True, "status": "finished"}
     if ctx.on_step is not None:
         ctx.on_step(step)
-    return update
+    if ctx.probe is not None and ctx.probe_every > 0 and (turn + 1) % ctx.probe_every == 0:
+        return Command(update=update, goto="probe")
+    return Command(update=update, goto="__end__" if update.get("done") else "turn")
 
 
-async def _probe(state: SessionState, runtime: Runtime[SessionContext]) -> dict[str, Any]:
+async def _probe(state: SessionState, runtime: Runtime[SessionContext]) -> Command[Next]:
+    """The questionnaire between turns (only on probe turns: its own superstep)."""
     ctx = runtime.context
     assert ctx.probe is not None
+    goto: Next = "__end__" if state["done"] else "turn"
     try:
         result = ctx.probe(ctx.persona, ctx.viewer, state["turn"])
         probe = await result if inspect.isawaitable(result) else result
     except Exception as exc:
         logger.warning("probe after turn %d failed: %s: %s", state["turn"], type(exc).__name__, exc)
-        return {"notes": [f"probe after turn {state['turn']} failed: {type(exc).__name__}: {exc}"]}
+        note = f"probe after turn {state['turn']} failed: {type(exc).__name__}: {exc}"
+        return Command(update={"notes": [note]}, goto=goto)
     if probe is None:
-        return {}
-    return {"probes": [Probe.model_validate(probe).model_dump(mode="json")]}
-
-
-# ---- routing --------------------------------------------------------------------------------
-# async on purpose: LangGraph runs sync routers of an async graph in a thread pool, and that
-# hand-off cost more than the rest of a turn (benchmarks/bench_session.py)
-async def _after_pick(state: SessionState) -> Literal["decide", "__end__"]:
-    return "__end__" if state["done"] else "decide"
-
-
-async def _after_record(state: SessionState, runtime: Runtime[SessionContext]) -> Literal["probe", "pick", "__end__"]:
-    ctx = runtime.context
-    if ctx.probe is not None and ctx.probe_every > 0 and state["turn"] % ctx.probe_every == 0:
-        return "probe"
-    return "__end__" if state["done"] else "pick"
-
-
-async def _after_probe(state: SessionState) -> Literal["pick", "__end__"]:
-    return "__end__" if state["done"] else "pick"
+        return Command(goto=goto)
+    return Command(update={"probes": [Probe.model_validate(probe).model_dump(mode="json")]}, goto=goto)
 
 
 def build_session_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -334,15 +318,7 @@ def build_session_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph
     from langgraph.graph import END, START, StateGraph
 
     builder = StateGraph(SessionState, context_schema=SessionContext)
-    builder.add_node("pick", _pick)
-    builder.add_node("decide", _decide)
-    builder.add_node("record", _record)
-    builder.add_node("probe", _probe)
-    builder.add_edge(START, "pick")
-    builder.add_conditional_edges("pick", _after_pick, {"decide": "decide", "__end__": END})
-    builder.add_edge("decide", "record")
-    builder.add_conditional_edges(
-        "record", _after_record, {"probe": "probe", "pick": "pick", "__end__": END}
-    )
-    builder.add_conditional_edges("probe", _after_probe, {"pick": "pick", "__end__": END})
+    builder.add_node("turn", _turn, destinations=("turn", "probe", END))
+    builder.add_node("probe", _probe, destinations=("turn", END))
+    builder.add_edge(START, "turn")
     return builder.compile(checkpointer=checkpointer, name="feed_session")
