@@ -58,6 +58,9 @@ class SlowReference:
         # the same provenance as the plain reference viewer: the delay changes no decision
         return self.inner.describe()
 
+    def describe_session(self, persona: Persona | None) -> dict[str, Any]:
+        return self.inner.describe_session(persona)
+
     async def decide(self, persona: Persona | None, observation: Observation, *,
                      history: Sequence[Step] = (), search: SearchTool | None = None) -> ViewerReply:
         await asyncio.sleep(self.delay_s)
