@@ -126,3 +126,46 @@ def test_feed_is_deterministic_for_a_thread(tmp_path: Path) -> None:
             return [(r.video.id, r.step.outcome.value) async for r in chat.feed(4)]
 
     assert asyncio.run(run("a.sqlite")) == asyncio.run(run("b.sqlite"))
+
+
+def test_failed_or_empty_replies_are_one_error_and_never_stored(tmp_path: Path) -> None:
+    persona = get_persona("family_oriented")
+    model = ScriptedModel(["", ModelError("stream cut short"), "Here I am."])
+
+    async def scenario() -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
+        async with ChatSession(persona, model, db_path=tmp_path / "c.sqlite", thread="t", max_tokens=64) as chat:
+            events = [[e async for e in chat.send(text)] for text in ("hi", "hello?", "anyone?")]
+            return events, dict(await chat.state())
+
+    events, state = asyncio.run(scenario())
+    assert [sum(1 for e in ev if "error" in e) for ev in events] == [1, 1, 0]
+    assert "empty reply" in next(e["error"] for e in events[0] if "error" in e)
+    assistant = [m for m in state["messages"] if m["role"] == "assistant"]
+    assert assistant == [{"role": "assistant", "content": "Here I am."}]  # nothing stored for the failures
+    assert all(r.max_tokens == 64 for r in model.requests)
+
+
+def test_older_turns_are_left_out_to_fit_the_context(tmp_path: Path) -> None:
+    from value_spectrum.graphs.chat import estimate_tokens, fit_context
+
+    persona = get_persona("family_oriented")
+    long = "word " * 400  # about 670 estimated tokens a message
+    model = ScriptedModel([long] * 6)
+
+    async def scenario() -> None:
+        async with ChatSession(persona, model, db_path=tmp_path / "c.sqlite", thread="t",
+                               max_tokens=256, context_tokens=2048) as chat:
+            for i in range(6):
+                _ = [e async for e in chat.send(f"message {i}: {long}")]
+
+    asyncio.run(scenario())
+    last = model.requests[-1].messages
+    assert last[0]["role"] == "system"
+    assert last[1]["role"] == "user"  # a kept history starts at a user message
+    assert last[-1]["content"].startswith("message 5")
+    assert sum(estimate_tokens(m) for m in last) + 256 <= 2048
+    assert len(model.requests[0].messages) == 2
+    # the thread itself keeps everything
+    system = {"role": "system", "content": "x"}
+    msgs = [{"role": "user", "content": "a" * 30000}]
+    assert fit_context(system, msgs, context_tokens=100, reply_tokens=10) == msgs  # the last user message stays

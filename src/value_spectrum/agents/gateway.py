@@ -122,6 +122,13 @@ def credentials_problem(model: str, api_base: str | None = None, api_key_env: st
     """
     if api_base or api_key_env or model.startswith(KEYLESS_PREFIXES):
         return None
+    if model.startswith("openai/"):  # the direct path: the openai client's own variables
+        if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
+            return None
+        return (
+            f"no credentials for {model}: set OPENAI_API_KEY, or point --api-base at an "
+            "OpenAI-compatible server (e.g. --model openai/NAME --api-base http://127.0.0.1:8000/v1)"
+        )
     try:
         import litellm
 

@@ -39,10 +39,9 @@ from value_spectrum.cli._gateway_flags import (
     check_modality_name,
     gateway_config,
 )
-from value_spectrum.records import Modality, Observation, RunManifest, Step, Trajectory, Video
-from value_spectrum.values import VALUE_IDS
 
 if TYPE_CHECKING:
+    from value_spectrum.records import Modality, Step, Video
     from value_spectrum.runner.config import GatewayConfig
 
 log = logging.getLogger(__name__)
@@ -69,6 +68,8 @@ def select_items(
     Keyword retrieval orders each value's retrieved videos by similarity; authored selection
     takes a seeded sample of the videos whose authored primary value it is.
     """
+    from value_spectrum.values import VALUE_IDS
+
     if source in ("auto", "retrieval"):
         try:
             from value_spectrum.retrieval.building import open_index
@@ -111,6 +112,8 @@ async def _ask_all(
     concurrency: int,
     need_frames: bool,
 ) -> dict[str, list[Step]]:
+    from value_spectrum.records import Observation, Step
+
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(turn: int, video: Video) -> Step:
@@ -162,6 +165,7 @@ def run_preference_benchmark(
     """
     from value_spectrum.agents import make_viewer
     from value_spectrum.personas import get_persona
+    from value_spectrum.records import RunManifest, Trajectory
     from value_spectrum.retrieval.corpus import load_corpus
     from value_spectrum.runlog import RunLog
     from value_spectrum.runner.manifest import git_revision, package_versions

@@ -1,7 +1,10 @@
 """`value-spectrum chat`: talk to a persona played by a model, let it browse, watch its values.
 
 A thin terminal loop over :class:`value_spectrum.graphs.chat_session.ChatSession`. Heavy
-imports happen inside :func:`chat`, so ``value-spectrum --help`` stays cheap.
+imports happen inside :func:`chat`, so ``value-spectrum --help`` stays cheap, and for a new
+thread the prompt comes first: LangGraph, the thread store and the model client load in a
+background thread (:class:`_Loader`) while the user types, and the first line waits for them
+with a visible "loading" note when they are not ready yet.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,7 +31,8 @@ if TYPE_CHECKING:
     from value_spectrum.retrieval.corpus import Corpus
 
 HELP = """[bold]Commands[/]
-  /feed N        browse N videos (default 5, at most 200); the persona likes or skips each, with a reason
+  /feed N [M]    browse N videos (default 5, at most 200) shown as M (frames, caption or title;
+                 default --modality); the persona likes or skips each, with a reason
   /search QUERY  search the video collection
   /values        the running revealed value profile beside the persona's target
   /probe         ask the persona the questionnaire now
@@ -47,11 +53,55 @@ def _credentials_problem(model: str, api_base: str | None) -> str | None:
     return credentials_problem(model, api_base)
 
 
+PROVIDER_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "openai", "httpx", "httpcore")
+"""Loggers of the provider libraries: their own lines (``LiteLLM Router:ERROR ...``) stay out of
+the terminal; chat prints one line per failure itself."""
+
+
+def _quiet_providers() -> None:
+    for name in PROVIDER_LOGGERS:
+        lg = logging.getLogger(name)
+        lg.setLevel(logging.CRITICAL + 1)
+        lg.propagate = False
+
+
+class _Loader:
+    """Imports the heavy modules of a chat (LangGraph, the thread store, the model client) in
+    a background thread while the prompt is already up."""
+
+    def __init__(self, model: str, api_base: str | None) -> None:
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(model, api_base), name="vs-chat-loader", daemon=True)
+        self._thread.start()
+
+    def _run(self, model: str, api_base: str | None) -> None:
+        try:
+            import value_spectrum.graphs.chat_session  # noqa: F401  (langgraph, aiosqlite)
+
+            if model != "reference":
+                from value_spectrum.agents.direct import is_compatible
+
+                if is_compatible(model, api_base):
+                    import openai  # noqa: F401
+                else:
+                    import litellm  # noqa: F401
+                _quiet_providers()  # litellm adds its own handlers on import
+        except BaseException as exc:  # reported when the front end needs the modules
+            self.error = exc
+
+    def wait(self) -> None:
+        """Block until loaded, saying so when that takes a moment."""
+        if self._thread.is_alive():
+            err_console.print("[dim](loading the model client and the thread store...)[/]")
+            self._thread.join()
+
+
 class _Chat:
     """State of the terminal front end: which persona, model and thread, and the services."""
 
     def __init__(self, *, model: str, api_base: str | None, db: Path, corpus: Corpus,
-                 use_search: bool, embedder: str, temperature: float) -> None:
+                 use_search: bool, embedder: str, temperature: float, modality: str = "frames",
+                 max_tokens: int | None = 512, context: int | None = None) -> None:
         self.model_name = model
         self.api_base = api_base
         self.db = db
@@ -59,6 +109,9 @@ class _Chat:
         self.use_search = use_search
         self.embedder = embedder
         self.temperature = temperature
+        self.modality = modality
+        self.max_tokens = max_tokens
+        self.context = context
         self._search: Any = None
         self.labels = {v.id: v.values for v in corpus if v.values is not None}
 
@@ -69,7 +122,7 @@ class _Chat:
             from value_spectrum.retrieval.building import open_index
             from value_spectrum.retrieval.search import VideoSearch
 
-            err_console.print("[dim]opening the video index (built on first use)...[/]")
+            err_console.print("[dim]opening the video index (built with a progress bar on first use)...[/]")
             opened = open_index(self.corpus, self.embedder)
             self._search = VideoSearch(opened.index, opened.embedder, opened.corpus)
         result: list[dict[str, Any]] | str = self._search(query, k, platform)
@@ -85,8 +138,18 @@ class _Chat:
         from value_spectrum.agents.gateway import Gateway
 
         gateway = Gateway(self.model_name, api_base=self.api_base)
-        _ = gateway.router
+        if not gateway.direct:
+            _ = gateway.router
         return gateway
+
+    def context_tokens(self) -> int:
+        """``--context``, else the model's window from litellm's map, else 4096 (llama.cpp's
+        usual ``n_ctx``)."""
+        if self.context:
+            return self.context
+        from value_spectrum.agents.pricing import context_tokens
+
+        return context_tokens(self.model_name) or 4096
 
     def viewer_factory(self, model: Any) -> Any:
         from value_spectrum.agents import LLMViewer, ReferenceViewer
@@ -102,7 +165,8 @@ class _Chat:
         return ChatSession(
             persona, model, db_path=self.db, thread=thread,
             search=self.search if self.use_search else None, corpus=self.corpus,
-            viewer_factory=self.viewer_factory(model),
+            viewer_factory=self.viewer_factory(model), modality=self.modality,  # type: ignore[arg-type]
+            max_tokens=self.max_tokens, context_tokens=self.context_tokens(), temperature=self.temperature,
         )
 
 
@@ -257,14 +321,16 @@ async def _say(session: ChatSession, text: str) -> None:
         elif "error" in event:
             if started:
                 sys.stdout.write("\n")
+                sys.stdout.flush()
                 started = False
-            err_console.print(f"[red]model error:[/] {event['error']}", highlight=False)
+            line = " ".join(str(event["error"]).split())[:300]
+            err_console.print(f"[red]no reply (not kept):[/] {line}", highlight=False, soft_wrap=True)
     if started:
         sys.stdout.write("\n")
 
 
-async def _feed(session: ChatSession, n: int) -> None:
-    async for r in session.feed(n):
+async def _feed(session: ChatSession, n: int, modality: str | None = None) -> None:
+    async for r in session.feed(n, modality):  # type: ignore[arg-type]
         step = r.step
         mark = {"like": "[green]♥ like[/]", "skip": "[dim]· skip[/]"}.get(step.outcome.value,
                                                                        f"[red]{step.outcome.value}[/]")
@@ -273,6 +339,9 @@ async def _feed(session: ChatSession, n: int) -> None:
                       highlight=False)
         if reason:
             console.print(f"    [italic]{reason}[/]", highlight=False)
+    problem = getattr(getattr(session.viewer(), "model", None), "modality_problem", None)
+    if problem and (modality or session.modality) == "frames":
+        err_console.print(f"[red]feed stopped:[/] {problem}; in chat: /feed {n} caption", highlight=False, soft_wrap=True)
 
 
 def chat(
@@ -285,17 +354,21 @@ def chat(
     embedder: Annotated[str, typer.Option("--embedder", help="Embedder for search: auto, clip, text or fake.")] = "auto",
     no_search: Annotated[bool, typer.Option("--no-search", help="Do not give the persona the search tool.")] = False,
     temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature of chat replies.")] = 0.7,
+    modality: Annotated[str, typer.Option("--modality", help="What /feed shows of each video: frames | caption | title.")] = "frames",
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16, help="Longest chat reply, in tokens.")] = 512,
+    context: Annotated[int | None, typer.Option("--context", min=256, help="The model's context window in tokens; older turns are left out of requests beyond it (default: litellm's figure for the model, else 4096).")] = None,
 ) -> None:
     """Chat with a persona played by a model; /help lists the commands."""
-    import logging
-
+    from value_spectrum.cli._gateway_flags import check_modality_name
     from value_spectrum.personas import PersonaError, get_persona
     from value_spectrum.retrieval.cache import cache_dir
     from value_spectrum.retrieval.corpus import CorpusError, load_corpus
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("LiteLLM", "litellm", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    _quiet_providers()
+    check_modality_name(modality)
+    if context is not None and context <= max_tokens:
+        fail(f"--context: {context} tokens leave no room for a --max-tokens {max_tokens} reply")
     try:
         who = get_persona(persona)
         corp = load_corpus(corpus)
@@ -307,32 +380,76 @@ def chat(
         err_console.print("[yellow]continuing with the reference viewer: /feed, /values and /probe work offline.[/]")
         model = "reference"
     db_path = db or cache_dir() / "chat" / "threads.sqlite"
-    front = _Chat(model=model, api_base=api_base, db=db_path,
-                  corpus=corp, use_search=not no_search, embedder=embedder, temperature=temperature)
+    _check_db(db_path)
+    front = _Chat(model=model, api_base=api_base, db=db_path, corpus=corp, use_search=not no_search,
+                  embedder=embedder, temperature=temperature, modality=modality, max_tokens=max_tokens,
+                  context=context)
     name = thread or f"{who.id}-{os.getpid()}"
+    loader = _Loader(model, api_base)
     runner = _Runner()
-    session = front.session(who, name)
+    header = (f"[bold]{who.name}[/] ({who.id}) · model [cyan]{model}[/] · thread [cyan]{name}[/]"
+              f"  [dim](/help for commands; resume with --thread {name})[/]")
+    opener = _Opener(front, who, name, loader, runner, db_path)
     try:
-        runner.run(session.open())
-        other = runner.run(session.check_persona())
-    except (OSError, sqlite3.Error) as exc:
-        with contextlib.suppress(Exception):
-            runner.run(session.close())
-        runner.close()
-        fail(f"{db_path}: cannot open the thread database ({getattr(exc, 'strerror', None) or exc})")
-    try:
-        if other:
-            fail(f"thread {name!r} belongs to persona {other!r}; use --persona {other} or another --thread")
-        console.print(f"[bold]{who.name}[/] ({who.id}) · model [cyan]{model}[/] · thread [cyan]{name}[/]"
-                      f"  [dim](/help for commands; resume with --thread {name})[/]", highlight=False)
-        _show_history(runner.run(session.state()) or {}, who)
-        session = _loop(runner, front, session)
+        if thread is not None:  # resuming, perhaps: the history comes before the prompt
+            opener.get()
+        console.print(header, highlight=False)
+        _loop(runner, front, opener)
     finally:
-        runner.run(session.close())
+        if opener.session is not None:
+            runner.run(opener.session.close())
         runner.close()
 
 
-def _loop(runner: _Runner, front: _Chat, session: ChatSession) -> ChatSession:
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_db(path: Path) -> None:
+    """Exit with one line, before the prompt, when ``path`` is there and is not a SQLite file
+    (the store itself opens later, in the background)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        fail(f"{path}: cannot open the thread database ({exc.strerror or exc})")
+    if head and head != SQLITE_MAGIC:
+        fail(f"{path}: cannot open the thread database (file is not a database)")
+
+
+class _Opener:
+    """The chat's session, opened on first need: waits for the :class:`_Loader`, opens the
+    thread, checks its persona and shows its history (once)."""
+
+    def __init__(self, front: _Chat, who: Persona, name: str, loader: _Loader, runner: _Runner, db_path: Path) -> None:
+        self.front, self.who, self.name, self.loader, self.runner, self.db_path = front, who, name, loader, runner, db_path
+        self.session: ChatSession | None = None
+
+    def get(self) -> ChatSession:
+        if self.session is not None:
+            return self.session
+        self.loader.wait()
+        if self.loader.error is not None:
+            fail(f"cannot load the chat: {type(self.loader.error).__name__}: {self.loader.error}")
+        session = self.front.session(self.who, self.name)
+        try:
+            self.runner.run(session.open())
+            other = self.runner.run(session.check_persona())
+        except (OSError, sqlite3.Error) as exc:
+            with contextlib.suppress(Exception):
+                self.runner.run(session.close())
+            fail(f"{self.db_path}: cannot open the thread database ({getattr(exc, 'strerror', None) or exc})")
+        self.session = session
+        if other:
+            fail(f"thread {self.name!r} belongs to persona {other!r}; use --persona {other} or another --thread")
+        _show_history(self.runner.run(session.state()) or {}, self.who)
+        return session
+
+
+def _loop(runner: _Runner, front: _Chat, opener: _Opener) -> None:
+    """Read lines until /quit or EOF; the session opens (waiting for the background loading)
+    on the first line that needs it."""
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
     while True:
@@ -340,11 +457,22 @@ def _loop(runner: _Runner, front: _Chat, session: ChatSession) -> ChatSession:
             line = input("you> ").strip()
         except EOFError:
             console.print()
-            return session
+            return
         except KeyboardInterrupt:
             console.print()
             continue
         if not line:
+            continue
+        cmd, _, arg = line.partition(" ")
+        if cmd.lower() in {"/quit", "/exit", "/q"}:
+            return
+        if cmd.lower() == "/help":
+            console.print(HELP)
+            continue
+        try:
+            session = opener.get()
+        except KeyboardInterrupt:  # loading goes on in the background; the line is dropped
+            console.print("\n[yellow](cancelled)[/]")
             continue
         if not line.startswith("/"):
             if session.model is None:
@@ -356,7 +484,6 @@ def _loop(runner: _Runner, front: _Chat, session: ChatSession) -> ChatSession:
             except Exception as exc:  # one line, and the chat goes on
                 err_console.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
             continue
-        cmd, _, arg = line.partition(" ")
         arg = arg.strip()
         try:
             result = _command(runner, front, session, cmd.lower(), arg)
@@ -364,8 +491,8 @@ def _loop(runner: _Runner, front: _Chat, session: ChatSession) -> ChatSession:
             err_console.print(f"[red]{cmd}:[/] {exc}", highlight=False)
             continue
         if result is None:
-            return session
-        session = result
+            return
+        opener.session = result
 
 
 def _command(runner: _Runner, front: _Chat, session: ChatSession, cmd: str, arg: str) -> ChatSession | None:
@@ -375,13 +502,17 @@ def _command(runner: _Runner, front: _Chat, session: ChatSession, cmd: str, arg:
     if cmd == "/help":
         console.print(HELP)
     elif cmd == "/feed":
+        words = arg.split()
         try:
-            n = int(arg or "5")
+            n = int(words[0] if words else "5")
         except ValueError:
-            raise ValueError(f"N must be a whole number, got {arg!r}") from None
+            raise ValueError(f"N must be a whole number, got {words[0]!r}") from None
         if not 1 <= n <= 200:
             raise ValueError(f"N must be between 1 and 200, got {n}")
-        runner.run(_feed(session, n))
+        shown = words[1].lower() if len(words) > 1 else None
+        if shown is not None and shown not in ("frames", "caption", "title"):
+            raise ValueError(f"usage: /feed N [frames|caption|title], got {shown!r}")
+        runner.run(_feed(session, n, shown))
     elif cmd == "/search":
         if not arg:
             raise ValueError("usage: /search QUERY")

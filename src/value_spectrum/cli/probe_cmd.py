@@ -31,7 +31,6 @@ from value_spectrum.cli._gateway_flags import (
     error_line,
     gateway_config,
 )
-from value_spectrum.values import VALUE_IDS
 
 if TYPE_CHECKING:
     from value_spectrum.runner.config import GatewayConfig
@@ -124,6 +123,8 @@ def _table(data: dict[str, Any]) -> Table:
 
     def f(x: Any) -> str:
         return "[dim]n/a[/]" if x is None else f"{x:+.2f}"
+
+    from value_spectrum.values import VALUE_IDS
 
     for v in VALUE_IDS:
         row = [v, "n/a" if data["target"] is None else f"{data['target'][v]:.2f}"]

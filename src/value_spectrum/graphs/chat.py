@@ -6,8 +6,12 @@ The agent node streams the model's reply token by token through LangGraph's cust
 data (messages in OpenAI format, feed reactions, probes), so a checkpointer keeps a thread across
 program runs; the model, persona and search tool travel in the runtime context.
 
-A provider failure ends the turn with an ``{"error": ...}`` event and a marked assistant message;
-it never raises into the chat loop, and the next turn starts clean.
+A provider failure or an empty reply ends the turn with one ``{"error": ...}`` event and stores
+no assistant message; it never raises into the chat loop, and the next turn starts clean.
+
+Every request carries a reply cap (``max_tokens``), and older turns are left out of the request
+(never out of the thread) when the conversation would not fit the model's context window with
+room for the reply (:func:`fit_context`).
 """
 
 from __future__ import annotations
@@ -68,6 +72,44 @@ class ChatContext:
     """Tool rounds allowed per user message."""
     temperature: float = 0.7
     """Sampling temperature for chat replies."""
+    max_tokens: int | None = 512
+    """Reply length cap in tokens (None: the server's own limit)."""
+    context_tokens: int = 4096
+    """The model's context window in tokens: older turns are left out of a request beyond it."""
+
+
+CHARS_PER_TOKEN = 3.0
+"""A cautious estimate of text per token (English averages about 4): the context check must not
+need the model's tokenizer, and overestimating only leaves out a turn earlier."""
+
+
+def estimate_tokens(message: dict[str, Any]) -> int:
+    """A cautious token count of one OpenAI-format message."""
+    content = message.get("content")
+    text = content if isinstance(content, str) else json.dumps(content or "", ensure_ascii=False)
+    if message.get("tool_calls"):
+        text += json.dumps(message["tool_calls"], ensure_ascii=False)
+    return 4 + int(len(text) / CHARS_PER_TOKEN)
+
+
+def fit_context(system: dict[str, Any], messages: list[dict[str, Any]], *, context_tokens: int,
+                reply_tokens: int) -> list[dict[str, Any]]:
+    """The most recent messages that fit ``context_tokens`` with ``system`` and room for a
+    reply of ``reply_tokens``; a kept history always starts at a user message (never at a tool
+    result cut from its call), and the last user message is always kept."""
+    budget = context_tokens - reply_tokens - estimate_tokens(system)
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for m in reversed(messages):
+        cost = estimate_tokens(m)
+        if kept and used + cost > budget:
+            break
+        kept.append(m)
+        used += cost
+    kept.reverse()
+    while len(kept) > 1 and kept[0].get("role") != "user":
+        kept.pop(0)
+    return kept
 
 
 def chat_system_prompt(persona: Persona, *, with_search: bool) -> str:
@@ -90,7 +132,8 @@ def chat_system_prompt(persona: Persona, *, with_search: bool) -> str:
 
 
 def conversation(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages to send: everything except failed-turn markers."""
+    """The messages to send: everything except failed-turn markers (threads saved before failed
+    replies stopped being stored)."""
     return [
         m
         for m in messages
@@ -106,12 +149,16 @@ async def _agent(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, A
     ctx = runtime.context
     write = get_stream_writer()
     with_search = ctx.search is not None and state.get("tool_rounds", 0) < ctx.max_tool_rounds
+    system = {"role": "system", "content": chat_system_prompt(ctx.persona, with_search=ctx.search is not None)}
+    history = conversation(state.get("messages", []))
+    reply_room = (ctx.max_tokens or 512) + (200 if with_search else 0)  # the tool definition too
+    sent = fit_context(system, history, context_tokens=ctx.context_tokens, reply_tokens=reply_room)
+    if len(sent) < len(history):
+        logger.info("chat: %d older messages left out to fit a %d-token context", len(history) - len(sent), ctx.context_tokens)
     request = ChatRequest(
-        messages=(
-            {"role": "system", "content": chat_system_prompt(ctx.persona, with_search=ctx.search is not None)},
-            *conversation(state.get("messages", [])),
-        ),
+        messages=(system, *sent),
         temperature=ctx.temperature,
+        max_tokens=ctx.max_tokens,
         tools=(SEARCH_TOOL,) if with_search else (),
         purpose="chat",
     )
@@ -129,8 +176,12 @@ async def _agent(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, A
                 usage = item
     except ModelError as exc:
         logger.info("chat model failed: %s", exc)  # the front end shows the error event
-        write({"error": str(exc)})
-        return {"messages": [{"role": "assistant", "content": f"{FAILED_MARK}{exc}]"}]}
+        write({"error": str(exc), "partial": bool(text)})
+        return {}  # nothing stored: the next turn asks again from the same conversation
+    if not "".join(text).strip() and not calls:
+        write({"error": "the model sent an empty reply (its context may be full; try a shorter message, "
+                        "--context, or a new --thread)", "partial": False})
+        return {}
     write({"usage": usage.model_dump()})
     message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or None}
     if calls:

@@ -30,7 +30,7 @@ from value_spectrum.graphs.chat import ChatContext, ChatState, build_chat_graph,
 from value_spectrum.graphs.feeds import FeedState, derive_seed, make_feed
 from value_spectrum.personas.model import Persona
 from value_spectrum.personas.questionnaire import Instrument
-from value_spectrum.records import Observation, Outcome, Probe, Step, Video
+from value_spectrum.records import Modality, Observation, Outcome, Probe, Step, Video
 from value_spectrum.retrieval.corpus import Corpus
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ class ChatSession:
             switch.
         feed: Feed policy name (``random``, ``balanced``, ``search``...).
         seed: Seed of the feed draws (each draw derives from seed, thread and turn).
+        modality: What feed viewers see of each video (frames | caption | title).
+        max_tokens: Reply cap of chat requests.
+        context_tokens: The model's context window (older turns are left out of requests).
+        temperature: Sampling temperature of chat replies.
     """
 
     def __init__(
@@ -74,6 +78,10 @@ class ChatSession:
         viewer_factory: Callable[[], Viewer] | None = None,
         feed: str = "random",
         seed: int = 0,
+        modality: Modality = "frames",
+        max_tokens: int | None = 512,
+        context_tokens: int = 4096,
+        temperature: float = 0.7,
     ) -> None:
         self.persona = persona
         self.model = model
@@ -84,6 +92,10 @@ class ChatSession:
         self.viewer_factory = viewer_factory
         self.feed_name = feed
         self.seed = seed
+        self.modality: Modality = modality
+        self.max_tokens = max_tokens
+        self.context_tokens = context_tokens
+        self.temperature = temperature
         self._viewer: Viewer | None = None
         self._conn: Any = None
         self._graph: Any = None
@@ -118,7 +130,8 @@ class ChatSession:
     def _context(self) -> ChatContext:
         if self.model is None:
             raise RuntimeError("no chat model: pick one with /model or --model")
-        return ChatContext(model=self.model, persona=self.persona, search=self.search)
+        return ChatContext(model=self.model, persona=self.persona, search=self.search, temperature=self.temperature,
+                           max_tokens=self.max_tokens, context_tokens=self.context_tokens)
 
     # ---- state --------------------------------------------------------------------------
     async def state(self) -> ChatState:
@@ -162,9 +175,10 @@ class ChatSession:
         self.viewer_factory = viewer_factory
         self._viewer = None
 
-    async def feed(self, n: int) -> AsyncIterator[FeedReaction]:
-        """Show the persona ``n`` more videos; each reaction is saved in the thread as it
-        happens, so an interrupted feed keeps what was decided."""
+    async def feed(self, n: int, modality: Modality | None = None) -> AsyncIterator[FeedReaction]:
+        """Show the persona ``n`` more videos (in ``modality``, default the session's); each
+        reaction is saved in the thread as it happens, so an interrupted feed keeps what was
+        decided. A model that turns out to take no images ends the feed after that reaction."""
         if self.corpus is None:
             raise RuntimeError("no corpus for the feed")
         viewer = self.viewer()
@@ -174,6 +188,7 @@ class ChatSession:
         seen = [d["video_id"] for d in decisions]
         liked = [d["video_id"] for d in decisions if d["outcome"] == Outcome.LIKE.value]
         queue: list[str] = []
+        shown = modality or self.modality
         for _ in range(n):
             turn = len(seen)
             rng = random.Random(derive_seed(self.seed, self.thread, turn))
@@ -182,8 +197,8 @@ class ChatSession:
             if vid is None:
                 return
             video = self.corpus.get(vid)
-            frames = tuple(str(p) for p in self.corpus.keyframe_paths(video))
-            obs = Observation.of(video, turn=turn, keyframes=frames)
+            frames = tuple(str(p) for p in self.corpus.keyframe_paths(video)) if shown == "frames" else ()
+            obs = Observation.of(video, turn=turn, keyframes=frames, modality=shown)
             reply = await viewer.decide(self.persona, obs, search=self.search)
             step = Step(
                 turn=turn, video_id=vid, outcome=reply.outcome, decision=reply.decision,
@@ -195,6 +210,8 @@ class ChatSession:
             record = {**step.model_dump(mode="json"), "title": video.title, "model": viewer.name}
             await self._append(decisions=[record])
             yield FeedReaction(video=video, step=step)
+            if shown == "frames" and getattr(getattr(viewer, "model", None), "modality_problem", None):
+                return
 
     async def probe(self, instrument: Instrument, items: Sequence[Any] | None = None) -> Probe:
         """Ask the questionnaire now (in character) and save the answers in the thread."""
