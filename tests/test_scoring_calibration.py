@@ -186,3 +186,21 @@ def test_reference_viewer_records_what_it_was_given() -> None:
     weights = np.array(list(d["injected_weights"].values()))
     np.testing.assert_allclose(weights, persona.target.centred().as_array() * 4.0, atol=1e-5)
     assert expit(0.0) == 0.5
+
+
+def test_non_convergence_is_cannot_score_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    import value_spectrum.scoring.revealed as revealed
+
+    real = revealed.fit_batch
+
+    def stalled(*args, **kwargs):  # type: ignore[no-untyped-def]
+        fit = real(*args, **{**kwargs, "max_iter": 1})
+        return fit
+
+    videos = synthetic_videos(300, seed=9)
+    target = ValueProfile.from_mapping({"power": 0.9}, default=0.3)
+    traj = planted_trajectory(target, videos, steps=200, seed=2)
+    monkeypatch.setattr(revealed, "fit_batch", stalled)
+    rev = revealed_profile(decision_table([traj], _labels(videos)))
+    assert rev.profile is None
+    assert "did not converge" in rev.reason

@@ -171,6 +171,20 @@ def test_constant_profile_gives_nan() -> None:
     assert math.isnan(cosine(ValueProfile.uniform(0.0), other))
 
 
+def test_near_flat_profile_gives_nan() -> None:
+    """Rounding noise on a flat profile is not a profile: the old exact ``denom == 0.0`` test
+    gave it a spurious correlation."""
+    base = np.full(10, 0.5)
+    noisy = ValueProfile.from_array(base + np.linspace(-1, 1, 10) * 1e-15)
+    other = ValueProfile.from_array(range(10))
+    assert math.isnan(pearson(noisy, other))
+    assert math.isnan(spearman(noisy, other))
+    big = ValueProfile.from_array(np.full(10, 1e6) + np.linspace(-1, 1, 10) * 1e-6)
+    assert math.isnan(pearson(big, other))
+    small = ValueProfile.from_array(np.linspace(-1, 1, 10) * 1e-6)
+    assert pearson(small, other) == pytest.approx(1.0)
+
+
 def test_spearman_handles_ties() -> None:
     a = np.array([1, 1, 2, 3, 3, 3, 4, 5, 5, 6], dtype=float)
     from scipy.stats import spearmanr

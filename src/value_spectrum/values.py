@@ -275,8 +275,11 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 
 
 def spearman(a: ValueProfile | np.ndarray, b: ValueProfile | np.ndarray) -> float:
-    """Spearman rank correlation (Pearson on average ranks); NaN when either is constant."""
+    """Spearman rank correlation (Pearson on average ranks); NaN when either is constant or flat
+    within ``FLAT_RTOL`` (ranks of rounding noise are not an order)."""
     x, y = _arrays(a, b)
+    if _flat(x, x - x.mean()) or _flat(y, y - y.mean()):
+        return math.nan
     return pearson(_ranks(x), _ranks(y))
 
 

@@ -71,6 +71,8 @@ class Window:
     """Spearman with the reference profile (NaN: undefined)."""
     reason: str = ""
     """Why the profile is None."""
+    likes: int = 0
+    """Likes among its decisions."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,9 @@ def consistency(
             else math.nan
         )
         rate = 100.0 * float(sub.y.mean()) if len(sub) else math.nan
-        wins.append(Window(start, start + window, len(sub), rate, prof, al, d.reason))
+        wins.append(
+            Window(start, start + window, len(sub), rate, prof, al, d.reason, int(sub.y.sum()))
+        )
     scorable = [w for w in wins if w.profile is not None]
     reason = ""
     stability = math.nan

@@ -288,6 +288,7 @@ def score_group(
                     "end": w.end,
                     "n": w.n_decisions,
                     "like_rate": finite_or_none(w.like_rate),
+                    "like_rate_ci": _pct_interval(w.likes, w.n_decisions),
                     "alignment": finite_or_none(w.alignment),
                     "reason": w.reason,
                 }
@@ -393,6 +394,7 @@ def build_report(
                         v: _pct_interval(ps.yes[v], ps.yes[v] + ps.no[v]) for v in VALUE_IDS
                     },
                     pct_of_all=_rounded(ps.pct_of_all, 3),
+                    pct_of_all_ci={v: _pct_interval(ps.yes[v], ps.n[v]) for v in VALUE_IDS},
                     yes=ps.yes,
                     no=ps.no,
                     abstain=ps.abstain,
@@ -412,6 +414,9 @@ def build_report(
         outcomes=totals,
         median_alignment=nanmedian([g.alignment for g in reports]),
         median_recovery=nanmedian([g.recovery for g in reports]),
+        median_calibration_slope=nanmedian(
+            [g.calibration.get("slope") for g in reports if g.calibration is not None]
+        ),
         scored_groups=sum(g.revealed is not None for g in reports),
         cannot_score_groups=sum(g.revealed is None for g in reports),
     )

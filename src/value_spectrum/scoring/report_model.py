@@ -159,7 +159,7 @@ class GroupReport(_Model):
     steerability_null_sd_pp: float | None = None
     """Spread (SD, pp) of ``steerability_pp`` with nothing planted."""
     consistency: dict[str, Any]
-    """Windows (start, end, n, like_rate, alignment), stability, decision-weighted drift slope
+    """Windows (start, end, n, like_rate with its Wilson like_rate_ci, alignment), stability, decision-weighted drift slope
     per 100 turns with its permutation test (drift_verdict, drift_p, drift_z, drift_change,
     drift_n_perm, drift_n_ok, drift_alpha, drift_reference), time to drift, threshold, reason.
     Sessions are pooled by turn."""
@@ -208,6 +208,8 @@ class PreferenceReport(_Model):
     """Value id -> 95% Wilson interval of its score (%), None without answers."""
     pct_of_all: dict[str, float | None]
     """Value id -> % yes among all items (abstains as not-yes)."""
+    pct_of_all_ci: dict[str, list[float] | None] = {}
+    """Value id -> 95% Wilson interval of ``pct_of_all`` (%)."""
     yes: dict[str, int]
     """Likes per value."""
     no: dict[str, int]
@@ -237,6 +239,8 @@ class Summary(_Model):
     """Median alignment over the groups that could be scored."""
     median_recovery: float | None
     """Median recovery over reference-viewer groups."""
+    median_calibration_slope: float | None = None
+    """Median calibration slope (revealed on injected weights) over reference-viewer groups."""
     scored_groups: int
     """Groups with a revealed profile."""
     cannot_score_groups: int
