@@ -96,3 +96,18 @@ def test_reference_viewer_ignores_the_text() -> None:
     plain = asyncio.run(ReferenceViewer(labels, seed=3).decide(persona, _obs("a plain caption")))
     hostile = asyncio.run(ReferenceViewer(labels, seed=3).decide(persona, _obs(INJECTIONS["ignore"])))
     assert plain.outcome == hostile.outcome
+
+
+def test_chat_renders_hostile_titles_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    """Rich markup in a title, a query or a reply is printed as text, never interpreted (an
+    unmatched ``[/x]`` would otherwise raise and end the chat)."""
+    from value_spectrum.cli.chat_cmd import _cards, _show_history
+    from value_spectrum.personas import get_persona
+
+    _cards([{"id": "v1", "platform": "tiktok", "title": "[/x] [bold]loud[/bold]", "score": 0.5}], "search: [/q]")
+    _show_history({"messages": [{"role": "assistant", "content": "[/oops] hi"}],
+                   "decisions": [{"turn": 0, "outcome": "like", "title": "[/t]", "video_id": "v1"}]},
+                  get_persona("family_oriented"))
+    out = capsys.readouterr().out
+    for text in ("[/x]", "[bold]loud[/bold]", "[/q]", "[/oops]", "[/t]"):
+        assert text in out

@@ -180,7 +180,7 @@ def _cards(cards: list[dict[str, Any]], title: str) -> None:
     table.add_column("title")
     table.add_column("score", justify="right")
     for c in cards:
-        table.add_row(str(c.get("id")), str(c.get("platform", "")), str(c.get("title", "")),
+        table.add_row(escape(str(c.get("id"))), escape(str(c.get("platform", ""))), escape(str(c.get("title", ""))),
                       f"{float(c.get('score', 0.0)):.2f}")
     console.print(table)
 
@@ -194,14 +194,14 @@ def _show_history(state: dict[str, Any], persona: Persona) -> None:
     for m in messages:
         role, content = m.get("role"), m.get("content")
         if role == "user":
-            console.print(f"[bold green]you>[/] {content}", highlight=False)
+            console.print(f"[bold green]you>[/] {escape(str(content))}", highlight=False)
         elif role == "assistant" and content:
-            console.print(f"[bold magenta]{persona.name}>[/] {content}", highlight=False)
+            console.print(f"[bold magenta]{escape(persona.name)}>[/] {escape(str(content))}", highlight=False)
         elif role == "assistant" and m.get("tool_calls"):
             for call in m["tool_calls"]:
-                console.print(f"[dim]  (searched: {call['function'].get('arguments')})[/]")
+                console.print(f"[dim]  (searched: {escape(str(call['function'].get('arguments')))})[/]")
     for d in decisions:
-        console.print(f"[dim]  feed #{d['turn'] + 1}: {d['outcome']} {d.get('title', d['video_id'])}[/]",
+        console.print(f"[dim]  feed #{d['turn'] + 1}: {d['outcome']} {escape(str(d.get('title', d['video_id'])))}[/]",
                       highlight=False)
     console.rule()
 
@@ -317,14 +317,14 @@ async def _say(session: ChatSession, text: str) -> None:
             if started:
                 sys.stdout.write("\n")
                 started = False
-            _cards(event["cards"], f"search: {event['search']}")
+            _cards(event["cards"], f"search: {escape(str(event['search']))}")
         elif "error" in event:
             if started:
                 sys.stdout.write("\n")
                 sys.stdout.flush()
                 started = False
             line = " ".join(str(event["error"]).split())[:300]
-            err_console.print(f"[red]no reply (not kept):[/] {line}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]no reply (not kept):[/] {escape(line)}", highlight=False, soft_wrap=True)
     if started:
         sys.stdout.write("\n")
 
@@ -335,13 +335,13 @@ async def _feed(session: ChatSession, n: int, modality: str | None = None) -> No
         mark = {"like": "[green]♥ like[/]", "skip": "[dim]· skip[/]"}.get(step.outcome.value,
                                                                        f"[red]{step.outcome.value}[/]")
         reason = step.decision.reason if step.decision else step.error
-        console.print(f"#{step.turn + 1} {mark} [bold]{r.video.title}[/] [dim]({r.video.platform})[/]",
+        console.print(f"#{step.turn + 1} {mark} [bold]{escape(r.video.title)}[/] [dim]({r.video.platform})[/]",
                       highlight=False)
         if reason:
-            console.print(f"    [italic]{reason}[/]", highlight=False)
+            console.print(f"    [italic]{escape(reason)}[/]", highlight=False)
     problem = getattr(getattr(session.viewer(), "model", None), "modality_problem", None)
     if problem and (modality or session.modality) == "frames":
-        err_console.print(f"[red]feed stopped:[/] {problem}; in chat: /feed {n} caption", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]feed stopped:[/] {escape(str(problem))}; in chat: /feed {n} caption", highlight=False, soft_wrap=True)
 
 
 def chat(
