@@ -174,7 +174,7 @@ class _Chat:
 def _cards(cards: list[dict[str, Any]], title: str) -> None:
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(title=escape(title), title_justify="left", show_lines=False)
     table.add_column("id", style="cyan", no_wrap=True)
     table.add_column("platform")
     table.add_column("title")
@@ -317,7 +317,7 @@ async def _say(session: ChatSession, text: str) -> None:
             if started:
                 sys.stdout.write("\n")
                 started = False
-            _cards(event["cards"], f"search: {escape(str(event['search']))}")
+            _cards(event["cards"], f"search: {event['search']}")
         elif "error" in event:
             if started:
                 sys.stdout.write("\n")
