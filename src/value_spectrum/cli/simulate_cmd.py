@@ -168,6 +168,8 @@ def simulate(
     latency: Annotated[bool, typer.Option("--latency/--no-latency", help="Record decision wall times (off: byte-identical reruns).")] = True,
     executor: Annotated[str, typer.Option(help="Where sessions run: local (asyncio) | ray.")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address for --executor ray.")] = None,
+    ray_actors: Annotated[int | None, typer.Option(min=1, help="Ray async actors, each running many sessions (default: one per cluster CPU).")] = None,
+    checkpoints: Annotated[str | None, typer.Option(help="Checkpoint store: a SQLite file or postgresql://USER@HOST/DB shared by every worker (default: the run directory).")] = None,
     rpm: RpmOption = None,
     tpm: TpmOption = None,
     max_parallel: MaxParallelOption = None,
@@ -198,7 +200,7 @@ def simulate(
         sessions=sessions, steps=steps, feed=feed, modality=modality, strategy=strategy, seed=seed,
         concurrency=concurrency, max_cost=max_cost, probe_every=probe_every, out=out, corpus=corpus,
         embedder=embedder, temperature=temperature, cache=cache, record_latency=latency,
-        executor=executor, ray_address=ray_address,
+        executor=executor, ray_address=ray_address, ray_actors=ray_actors, checkpoints=checkpoints,
         gateway=dict(rpm=rpm, tpm=tpm, max_parallel_requests=max_parallel, timeout_s=timeout, num_retries=retries,
                      rate_limit_retries=rate_limit_retries, fallbacks=tuple(fallback or ()),
                      response_format=response_format),
@@ -218,6 +220,8 @@ def simulate(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if ray_address is not None and executor != "ray":
         fail("--ray-address: only used with --executor ray")
+    if ray_actors is not None and executor != "ray":
+        fail("--ray-actors: only used with --executor ray")
     if config.max_cost is not None:
         _warn_unpriced(config.models)
     if "reference" in config.models and not any(v.values is not None for v in services.corpus):

@@ -250,6 +250,8 @@ class ActorPool:
     _pool: list[_Actor] = field(default_factory=list)
     _cls: Any = None
     _replacing: int = 0
+    _pending: list[Any] = field(default_factory=list)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
@@ -269,9 +271,11 @@ class ActorPool:
     async def _replace(self) -> None:
         """A new actor for a lost one (placed when the cluster has a CPU free)."""
         self._replacing += 1
+        handle = self._new()
+        self._pending.append(handle)
         try:
-            handle = self._new()
             where = await handle.ready.remote()
+            self._pending.remove(handle)
             self._pool.append(_Actor(handle, where))
             logger.warning("a replacement Ray actor is up on %s", where)
         except Exception as exc:
@@ -339,7 +343,9 @@ class ActorPool:
                     actor.alive = False
                     logger.warning("Ray actor on %s was lost (%s); its sessions go to the others",
                                    actor.where, type(exc).__name__)
-                    asyncio.create_task(self._replace())  # noqa: RUF006 - tracked by _replacing
+                    task = asyncio.create_task(self._replace())
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                 tries[sid] = tries.get(sid, 0) + 1
                 if tries[sid] >= MAX_SESSION_TRIES:
                     sink.on_failed(spec, f"lost with {tries[sid]} Ray actors: {exc}")
@@ -367,7 +373,14 @@ class ActorPool:
             await wake.wait()
 
     async def close(self) -> None:
-        """Close every live actor's checkpoint store, then end the actors."""
+        """Close every live actor's checkpoint store, then end the actors (and any replacement
+        still waiting for a CPU)."""
+        for task in list(self._tasks):
+            task.cancel()
+        for handle in self._pending:
+            with contextlib.suppress(Exception):
+                self.ray.kill(handle)
+        self._pending.clear()
         live = [a.handle for a in self._pool if a.alive]
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*(h.close.remote() for h in live)), timeout=30)

@@ -15,8 +15,10 @@ many machines a LangGraph Postgres checkpointer is the better home for checkpoin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -149,13 +151,16 @@ async def run_batch_ray(
     job = WorkerJob(config_json=config.model_dump_json(), run_dir=str(rundir.path),
                     checkpoints=config.checkpoints)
     pool = ActorPool(ray, job, actors=config.ray_actors, concurrency=config.concurrency)
-    if todo and state["stopped"] is None:
-        await pool.start()
-        try:
-            await pool.run(todo, Sink(on_step=on_step, on_trajectory=on_trajectory, on_failed=on_failed,
-                                      stop_reason=lambda: state["stopped"], on_resumed=on_resumed))
-        finally:
-            await pool.close()
+    # Ray prints its cluster events ("node ... marked dead") on stdout; keep stdout for the
+    # caller (``simulate --json``) and send them to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        if todo and state["stopped"] is None:
+            await pool.start()
+            try:
+                await pool.run(todo, Sink(on_step=on_step, on_trajectory=on_trajectory, on_failed=on_failed,
+                                          stop_reason=lambda: state["stopped"], on_resumed=on_resumed))
+            finally:
+                await pool.close()
     finished = rundir.scan([s.session_id for s in specs], quarantine=False).finished
     summary.sessions_pending = len(specs) - len(finished)
     summary.add_trajectories(finished[s.session_id] for s in specs if s.session_id in finished)
