@@ -281,3 +281,28 @@ class ResponseCache:
     def __len__(self) -> int:
         with closing(self._connect()) as db:
             return int(db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+
+def cached_keys(directory: str | Path, keys: set[str]) -> set[str] | None:
+    """Which of ``keys`` the cache in ``directory`` holds, read-only: nothing is created or
+    written (the dry run asks). An empty set when there is no cache; None when it is unreadable."""
+    path = Path(directory) / "responses.sqlite"
+    if not path.is_file() or not keys:
+        return set()
+    # read-only; with no write-ahead log beside it, immutable too, so SQLite makes no -shm
+    # file either (with a log, a writer is about: its -shm file is there and read as it is)
+    live = Path(f"{path}-wal").exists()
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("" if live else "&immutable=1")
+    try:
+        with closing(sqlite3.connect(uri, uri=True)) as db:
+            found: set[str] = set()
+            todo = sorted(keys)
+            for start in range(0, len(todo), 500):
+                chunk = todo[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT key FROM responses WHERE key IN ({marks})"  # noqa: S608 (only placeholders)
+                found.update(r[0] for r in db.execute(query, chunk))
+            return found
+    except sqlite3.Error as exc:
+        logger.info("response cache %s not readable for the dry run: %s", path, exc)
+        return None

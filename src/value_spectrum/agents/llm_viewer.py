@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from value_spectrum.agents.base import SearchTool, ViewerReply
@@ -211,21 +211,47 @@ class LLMViewer:
             purpose=purpose,
         )
 
-    def messages_for(self, prompt: Prompt, observation: Observation, history: Sequence[Step], *, search: bool) -> list[Message]:
+    def messages_for(
+        self, prompt: Prompt, observation: Observation, history: Sequence[Step], *, search: bool,
+        image_url: Callable[[str], str] | None = None,
+    ) -> list[Message]:
         """The opening messages of one decision: system prompt first (stable across turns), then
-        the recent history, the observation and the question."""
+        the recent history, the observation and the question (``image_url``: as in
+        :func:`~value_spectrum.agents.observe.observation_content`)."""
         obs = observation if self.modality is None else observation.model_copy(update={"modality": self.modality})
         content: list[dict[str, Any]] = []
         past = history_text(history, self.history_turns)
         if past:
             content.append({"type": "text", "text": past})
-        content.extend(observation_content(obs))
+        content.extend(observation_content(obs, image_url=image_url))
         question = f"{SEARCH_HINT}\n{prompt.question}" if search else prompt.question
         content.append({"type": "text", "text": question})
         messages: list[Message] = []
         if prompt.system:
             messages.append({"role": "system", "content": prompt.system})
         messages.append({"role": "user", "content": _collapse_text(content)})
+        return messages
+
+    def first_request(
+        self, persona: Persona | None, observation: Observation, *, search: bool = False,
+        image_url: Callable[[str], str] | None = None,
+    ) -> ChatRequest:
+        """The first request of a decision without history, exactly as :meth:`decide` sends it
+        (the dry run counts these and looks them up in the response cache)."""
+        prompt = self.strategy(persona)
+        messages = self.messages_for(prompt, observation, (), search=search, image_url=image_url)
+        return self._request(messages, schema=prompt.schema, tools=search, purpose="decide")
+
+    def rating_request(self, persona: Persona | None, instrument: Instrument, item: Item) -> ChatRequest:
+        """The first request of a questionnaire item, exactly as :meth:`rate` sends it."""
+        return self._request(self._rating_messages(persona, instrument, item), schema=RATING_SCHEMA, tools=False, purpose="rate")
+
+    def _rating_messages(self, persona: Persona | None, instrument: Instrument, item: Item) -> list[Message]:
+        prompt = self.strategy(persona)
+        messages: list[Message] = []
+        if prompt.system:
+            messages.append({"role": "system", "content": prompt.system})
+        messages.append({"role": "user", "content": rating_question(instrument, item)})
         return messages
 
     async def _run_tools(self, response: ChatResponse, messages: list[Message], search: SearchTool, queries: list[str]) -> None:
@@ -343,11 +369,7 @@ class LLMViewer:
         raw = ""
         rating: int | None = None
         try:
-            prompt = self.strategy(persona)
-            messages: list[Message] = []
-            if prompt.system:
-                messages.append({"role": "system", "content": prompt.system})
-            messages.append({"role": "user", "content": rating_question(instrument, item)})
+            messages = self._rating_messages(persona, instrument, item)
             response = await self.model.complete(self._request(messages, schema=RATING_SCHEMA, tools=False, purpose="rate"))
             raw = response.text
             rating = parse_rating(raw, instrument.scale_min, instrument.scale_max)

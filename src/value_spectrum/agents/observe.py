@@ -31,6 +31,7 @@ import mimetypes
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +120,11 @@ def fenced(text: str) -> str:
     return f"{DATA_NOTICE}\n{VIDEO_DATA_OPEN}\n{text}\n{VIDEO_DATA_CLOSE}"
 
 
-def observation_content(obs: Observation) -> list[dict[str, Any]]:
+def observation_content(obs: Observation, *, image_url: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
     """The user-message content parts for ``obs`` in its modality.
+
+    ``image_url`` turns a keyframe path into the URL sent (default :func:`data_url`); the dry run
+    passes one that reads nothing.
 
     Raises:
         OSError: a keyframe cannot be read (the viewer records an ``error`` outcome).
@@ -137,5 +141,5 @@ def observation_content(obs: Observation) -> list[dict[str, Any]]:
         {"type": "text", "text": f"A video ({len(obs.keyframes)} keyframes, as images after this text):\n{fenced(text)}"}
     ]
     for frame in obs.keyframes:
-        parts.append({"type": "image_url", "image_url": {"url": data_url(frame)}})
+        parts.append({"type": "image_url", "image_url": {"url": (image_url or data_url)(frame)}})
     return parts

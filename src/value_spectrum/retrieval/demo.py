@@ -180,10 +180,11 @@ def demo_cards_dir() -> Traversable:
 # ---- media ----------------------------------------------------------------------------------
 
 
-def media_dir(video: Video) -> Path:
+def media_dir(video: Video, *, create: bool = True) -> Path:
     """``<cache>/demo-media/<content hash[:16]>``: keyed by what a viewer sees, so an edited
-    card gets new media and an unchanged one keeps its files."""
-    return cache_subdir(MEDIA_SUBDIR) / video.content_hash()[:16]
+    card gets new media and an unchanged one keeps its files (``create``: make the cache's
+    ``demo-media`` folder)."""
+    return cache_subdir(MEDIA_SUBDIR, create=create) / video.content_hash()[:16]
 
 
 def _stamp(video: Video) -> str:
@@ -254,7 +255,7 @@ class DemoCorpus(Corpus):
         """Where the card's keyframes are rendered (on first use), rendering nothing."""
         if video.keyframes:
             return self.keyframe_paths(video)
-        folder = media_dir(video)
+        folder = media_dir(video, create=False)
         return tuple(folder / n for n in keyframe_names())
 
     def video_file(self, video: Video) -> Path | None:
