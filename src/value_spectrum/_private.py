@@ -49,3 +49,16 @@ def private_file(path: str | Path) -> Path:
         with contextlib.suppress(FileNotFoundError, PermissionError):
             os.chmod(q, FILE_MODE)
     return p
+
+
+def tighten_tree(path: str | Path) -> None:
+    """Make every folder under ``path`` (itself included) 0700 and every file 0600: for stores
+    that a library creates with the umask (Chroma's index folder)."""
+    root = Path(path)
+    if not root.is_dir():
+        return
+    for p in (root, *root.rglob("*")):
+        if p.is_symlink():
+            continue
+        with contextlib.suppress(OSError):
+            os.chmod(p, DIR_MODE if p.is_dir() else FILE_MODE)

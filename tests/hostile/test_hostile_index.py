@@ -62,3 +62,12 @@ def test_cli_index_build_twice_keeps_each(twins: tuple[Path, Path]) -> None:
     report = json.loads(result.stdout)
     assert report["removed"] == 0
     assert report["added"] == 0
+
+
+def test_index_files_are_owner_only(twins: tuple[Path, Path]) -> None:
+    from _hostile import others_can_read
+
+    opened = open_index(load_corpus(twins[0]), make_embedder("fake", dim=32))
+    folder = Path(opened.index.location)
+    for p in (folder.parent, folder, *folder.rglob("*")):
+        assert not others_can_read(p), (p, oct(p.stat().st_mode))

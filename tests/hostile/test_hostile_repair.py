@@ -75,6 +75,9 @@ def test_run_counts_repairs_in_summary_manifest_and_report(tmp_path: Path) -> No
     assert report.code == 0, report.stderr
     usage = {row["model"]: row for row in json.loads(report.stdout)["usage"]}
     assert usage["all"]["repairs"] == 3
+    html = out / "report.html"
+    assert cli("report", str(out), "--html", str(html)).code == 0
+    assert "unreadable, repair asked" in html.read_text()  # the decision explorer shows both replies
 
 
 def test_old_records_still_load() -> None:

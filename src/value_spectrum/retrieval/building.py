@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from value_spectrum._private import private_dir
+from value_spectrum._private import private_dir, tighten_tree
 from value_spectrum.records import Video
 from value_spectrum.retrieval.corpus import DEMO, Corpus, load_corpus
 from value_spectrum.retrieval.embedders.base import DEFAULT_TEXT_WEIGHT, Embedder, embed_videos
@@ -222,6 +222,8 @@ def open_index(
     report = (
         build_index(corp, emb, index, text_weight=text_weight, progress=progress) if build else None
     )
+    if chroma_url is None and path is not None:
+        tighten_tree(path)  # Chroma writes with the umask; the index holds every caption
     return OpenedIndex(index=index, embedder=emb, corpus=corp, report=report)
 
 
