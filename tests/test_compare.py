@@ -197,3 +197,29 @@ def test_compare_and_report_import_matplotlib_only_for_figures(tmp_path: Path) -
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_repairs_and_retries_reach_usage_explorer_and_export(tmp_path: Path) -> None:
+    from value_spectrum.records import Trajectory
+    from value_spectrum.runner.export import export_rows
+    from value_spectrum.scoring.explorer import explorer_data
+    from value_spectrum.scoring.rundir import read_run
+
+    run = _run(tmp_path, "feed")
+    path = run / "sessions" / "carer-boss-0.json"
+    t = Trajectory.model_validate_json(path.read_text())
+    first = t.steps[0].model_copy(update={
+        "earlier_raws": ("I think I like it maybe",), "repaired": True,
+        "usage": Usage(prompt_tokens=100, completion_tokens=7, repairs=1, retries=2),
+    })  # fmt: skip
+    path.write_text(t.model_copy(update={"steps": (first, *t.steps[1:])}).model_dump_json())
+    usage = {u.model: u for u in compare_runs([run]).usage}
+    assert usage["openai/boss"].repairs == 1
+    assert usage["openai/boss"].retries == 2
+    assert usage["reference"].repairs is None  # not recorded: n/a, never a silent zero
+    rows = explorer_data(read_run(run)).rows
+    assert ["I think I like it maybe"] in [r[10] for r in rows]
+    decisions = [r for r in export_rows(run) if r["session_id"] == "carer-boss-0"]
+    assert decisions[0]["earlier_raws"] == ["I think I like it maybe"]
+    assert decisions[0]["repaired"] is True
+    assert decisions[0]["retries"] == 2

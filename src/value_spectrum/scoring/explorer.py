@@ -39,7 +39,8 @@ class ExplorerData:
     """Thumbnail ``data:`` URIs."""
     rows: list[list[Any]]
     """Per decision: [session index, turn, video index, outcome, reason, raw, confidence, error,
-    prompt tokens, completion tokens]."""
+    prompt tokens, completion tokens, earlier replies (a repaired turn's unreadable first reply),
+    repaired]."""
 
     def as_json(self) -> dict[str, Any]:
         """The JSON object embedded in the page."""
@@ -131,6 +132,8 @@ def explorer_data(
                     _cut(s.error),
                     s.usage.prompt_tokens,
                     s.usage.completion_tokens,
+                    [_cut(r) for r in s.earlier_raws],
+                    s.repaired,
                 ]
             )
     return ExplorerData(sessions=sessions, videos=videos, thumbs=thumbs, rows=rows)

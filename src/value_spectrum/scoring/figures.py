@@ -130,7 +130,7 @@ def radar_figure(
         ax.set_theta_offset(math.pi / 2)
         ax.set_theta_direction(-1)
         ax.set_xticks(angles, [LABEL[v] for v in VALUE_IDS])
-        ax.tick_params(axis="x", pad=1)
+        ax.tick_params(axis="x", pad=0, labelsize=6.5)
         ax.set_ylim(-lim, lim)
         ax.set_yticks([-2, -1, 0, 1, 2], ["-2", "-1", "0", "+1", "+2"])
         ax.set_rlabel_position(90 / 5)
@@ -141,6 +141,9 @@ def radar_figure(
             ax.plot([*angles, angles[0]], [*r, r[0]], color=colour, lw=1.4, label=name)
             ax.fill([*angles, angles[0]], [*r, r[0]], color=colour, alpha=0.12)
         ax.tick_params(axis="y", labelsize=6, labelcolor="#555")
+        for label in ax.get_yticklabels():  # the scale stays readable over the profiles
+            label.set_bbox({"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.4})
+            label.set_zorder(5)
         if title:
             ax.set_title(title, pad=12)
         if series:
@@ -330,6 +333,10 @@ def drift_figure(
             lo = [math.nan if y is None else y for y in p.low]
             hi = [math.nan if y is None else y for y in p.high]
             ax.fill_between(xs, lo, hi, color=PALETTE[0], alpha=0.18, lw=0, label=band)
+            # whiskers too: a window between two unscorable ones has no band to fill
+            err = [[_num(y - a) for y, a in zip(ys, lo, strict=True)],
+                   [_num(b - y) for y, b in zip(ys, hi, strict=True)]]  # fmt: skip
+            ax.errorbar(xs, ys, yerr=err, fmt="none", ecolor=PALETTE[0], alpha=0.35, lw=2.5)
             ax.plot(xs, ys, color=PALETTE[0], lw=1.2, marker="o", ms=2.2, label="alignment")
             if threshold is not None:
                 ax.axhline(threshold, color="#c0392b", lw=0.7, ls="--", label="drift threshold")

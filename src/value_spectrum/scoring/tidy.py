@@ -25,8 +25,9 @@ TARGET_PREFIX = "target_"
 DECISION_COLUMNS: tuple[str, ...] = (
     "session_id", "turn", "persona_id", "persona_name", "model", "video_id", "title", "platform",
     "topic", "primary_value", "outcome", "reason", "confidence", "strategy", "modality", "feed",
-    "seed", "session_index", "session_status", "error", "raw", "latency_s", "prompt_tokens",
-    "completion_tokens", "tokens", "cost_usd", "cached", "searches", "n_searches", "labelled",
+    "seed", "session_index", "session_status", "error", "raw", "earlier_raws", "repaired",
+    "repairs", "retries", "latency_s", "prompt_tokens", "completion_tokens", "tokens",
+    "cost_usd", "cached", "searches", "n_searches", "labelled",
     *(LABEL_PREFIX + v for v in VALUE_IDS),
     *(TARGET_PREFIX + v for v in VALUE_IDS),
 )  # fmt: skip
@@ -86,6 +87,10 @@ def decision_rows(run: RunData) -> Iterator[dict[str, Any]]:
                 "session_status": t.status,
                 "error": s.error,
                 "raw": s.raw,
+                "earlier_raws": list(s.earlier_raws),
+                "repaired": s.repaired,
+                "repairs": s.usage.repairs,
+                "retries": s.usage.retries,
                 "latency_s": s.latency_s,
                 "prompt_tokens": s.usage.prompt_tokens,
                 "completion_tokens": s.usage.completion_tokens,

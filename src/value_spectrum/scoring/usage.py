@@ -1,11 +1,10 @@
 """What a run spent: model turns, tokens, images, retries, repairs and cost, per model and in all.
 
 Counted from the sessions alone. A turn's :class:`~value_spectrum.records.Usage` sums its model
-calls; ``images_sent`` counts the images of frames-modality turns answered by a model, from
-``Usage.images`` when the run recorded it, else from the keyframes ``labels.json`` lists (None
-when neither is known, e.g. demo cards rendered on the fly); retries and repairs are counted where the run recorded them
-(``Usage.retries`` / ``Usage.repairs`` when present, and turns whose error names a failed repair),
-else reported as None.
+calls; ``images_sent`` counts the images of frames-modality turns answered by a model, from the
+keyframes ``labels.json`` lists for each video (None when it lists none); retries and repairs are counted where the run recorded them
+(``Usage.retries`` / ``Usage.repairs``; for older runs a repair is seen in the step's earlier
+replies or its error), else reported as None.
 """
 
 from __future__ import annotations
@@ -74,9 +73,6 @@ def usage_rows(
 
 
 def _images(t: Trajectory, s: Step, labels: Mapping[str, LabelledVideo]) -> int | None:
-    recorded = getattr(s.usage, "images", None)
-    if recorded is not None:
-        return int(recorded)
     if t.modality != "frames":
         return 0
     lab = labels.get(s.video_id)
@@ -102,10 +98,10 @@ def _row(model: str, trajs: Sequence[Trajectory], labels: Mapping[str, LabelledV
             elif t.model != REFERENCE_MODEL:
                 model_turns += 1
                 images.append(_images(t, s, labels))
-            retries.append(getattr(u, "retries", None))
-            rep = getattr(u, "repairs", None)
-            if rep is None and "after repair" in s.error:
-                rep = 1
+            retries.append(u.retries)
+            rep = u.repairs
+            if rep is None and (s.repaired or s.earlier_raws or "after repair" in s.error):
+                rep = max(1, len(s.earlier_raws))  # older runs: a repair is visible in the step
             repairs.append(rep)
     return UsageRow(
         model=model,
