@@ -1,21 +1,30 @@
-"""Peak memory with many concurrent sessions.
+"""Peak memory of the runner as a run grows, and with many sessions alive at once.
 
-Runs ``--sessions`` sessions (default 1,000) all at once (concurrency = sessions) through the
-runner, with the reference viewer slowed by a sleep so that every session is alive at the same
-time, and prints the peak resident set size (ru_maxrss) before and after, and per session.
+1. Growth (the default): the same run shape at ``--small`` and ``--large`` decisions (default
+   2,000 and 20,000: ``--personas`` personas x ``--steps`` steps x as many sessions as it takes),
+   each in a fresh subprocess, through the runner with the reference viewer. Prints each peak
+   resident set size (``ru_maxrss``) and their ratio. Target: large / small <= 1.15 (finished
+   decisions go to disk, the summary aggregates as it goes, nothing keeps every decision).
+2. ``--live N``: N sessions all at once (concurrency = N), the reference viewer slowed by a sleep
+   so that every session is alive at the same time; prints the peak RSS per live session.
 
-    python benchmarks/bench_memory.py [--sessions 1000] [--steps 10] [--sleep-ms 50]
+    python benchmarks/bench_memory.py [--small 2000] [--large 20000] [--personas 20] [--steps 10]
+    python benchmarks/bench_memory.py --live 1000 [--steps 10] [--sleep-ms 50]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -32,24 +41,15 @@ def current_rss_mib() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sessions", type=int, default=1000)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--sleep-ms", type=float, default=50.0)
-    args = ap.parse_args()
-
+def _run(personas: int, sessions: int, steps: int, concurrency: int, sleep_ms: float) -> dict[str, Any]:
+    """One batch in this process; the figures as a dict."""
     from value_spectrum.agents.reference import ReferenceViewer
     from value_spectrum.personas.loading import load_builtin_personas
     from value_spectrum.runner.config import RunConfig
     from value_spectrum.runner.local import BatchRunner
     from value_spectrum.runner.services import Services
 
-    personas = load_builtin_personas()
-    per_pair = next(d for d in range(1, args.sessions + 1)
-                    if args.sessions % d == 0 and args.sessions // d <= len(personas))
-    chosen = tuple(p.id for p in personas[: args.sessions // per_pair])
-    n = len(chosen) * per_pair
+    chosen = tuple(p.id for p in load_builtin_personas()[:personas])
 
     class Sleepy:
         name = "reference"
@@ -58,41 +58,69 @@ def main() -> None:
             self.inner = inner
 
         async def decide(self, persona, observation, *, history=(), search=None):  # type: ignore[no-untyped-def]
-            await asyncio.sleep(args.sleep_ms / 1000.0)
+            await asyncio.sleep(sleep_ms / 1000.0)
             return await self.inner.decide(persona, observation)
 
-    live = {"now": 0, "max": 0}
-
     with tempfile.TemporaryDirectory() as tmp:
-        config = RunConfig(personas=chosen, sessions=per_pair, steps=args.steps, concurrency=n,
+        config = RunConfig(personas=chosen, sessions=sessions, steps=steps, concurrency=concurrency,
                            out=Path(tmp) / "run", seed=1)
         services = Services(config)
-        labels = services.labels
-
-        def factory(spec):  # type: ignore[no-untyped-def]
-            return Sleepy(ReferenceViewer(labels, seed=spec.seed))
-
-        services._viewer_factory = factory
-
-        class Live:
-            def on_plan(self, sessions: int, already_done: int, steps_per_session: int) -> None: ...
-            def on_step(self, step) -> None:  # type: ignore[no-untyped-def]
-                if step.turn == 0:
-                    live["now"] += 1
-                    live["max"] = max(live["max"], live["now"])
-            def on_session_end(self, trajectory) -> None:  # type: ignore[no-untyped-def]
-                live["now"] -= 1
-
-        base_now, base_peak = current_rss_mib(), peak_rss_mib()
+        if sleep_ms > 0:
+            labels = services.labels
+            services._viewer_factory = lambda spec: Sleepy(ReferenceViewer(labels, seed=spec.seed))
+        base = current_rss_mib()
         t0 = time.perf_counter()
-        summary = asyncio.run(BatchRunner(config, services=services, observer=Live()).run())
+        summary = asyncio.run(BatchRunner(config, services=services).run())
         wall = time.perf_counter() - t0
-        peak = peak_rss_mib()
-    print(f"{n} sessions x {args.steps} steps, all concurrent (max live sessions seen: {live['max']}), "
-          f"{summary.decisions} decisions in {wall:.1f} s")
-    print(f"RSS before the batch: {base_now:.0f} MiB (peak so far {base_peak:.0f} MiB)")
-    print(f"peak RSS during the batch: {peak:.0f} MiB   "
-          f"increase {peak - base_now:.0f} MiB = {(peak - base_now) * 1024 / n:.0f} KiB per session")
+        return {"decisions": summary.decisions, "sessions": len(chosen) * sessions, "wall_s": round(wall, 2),
+                "rss_before_mib": round(base, 1), "peak_rss_mib": round(peak_rss_mib(), 1),
+                "rss_after_mib": round(current_rss_mib(), 1)}
+
+
+def _child(args: argparse.Namespace, decisions: int) -> dict[str, Any]:
+    sessions = max(1, round(decisions / (args.personas * args.steps)))
+    cmd = [sys.executable, __file__, "--child", "--personas", str(args.personas), "--steps", str(args.steps),
+           "--sessions", str(sessions), "--concurrency", str(args.concurrency)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--small", type=int, default=2000)
+    ap.add_argument("--large", type=int, default=20000)
+    ap.add_argument("--personas", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--live", type=int, default=0, help="N sessions all at once instead of the growth figure")
+    ap.add_argument("--sleep-ms", type=float, default=50.0, help="viewer delay in --live mode")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--sessions", type=int, default=1, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.child:
+        print(json.dumps(_run(args.personas, args.sessions, args.steps, args.concurrency, 0.0)))
+        return
+    if args.live:
+        from value_spectrum.personas.loading import load_builtin_personas
+
+        n_personas = len(load_builtin_personas())
+        per = next(d for d in range(1, args.live + 1) if args.live % d == 0 and args.live // d <= n_personas)
+        r = _run(args.live // per, per, args.steps, args.live, args.sleep_ms)
+        grew = r["peak_rss_mib"] - r["rss_before_mib"]
+        print(f"{r['sessions']} sessions x {args.steps} steps all at once, {r['decisions']} decisions in {r['wall_s']} s")
+        print(f"RSS before the batch {r['rss_before_mib']:.0f} MiB; peak {r['peak_rss_mib']:.0f} MiB; "
+              f"+{grew:.0f} MiB = {grew * 1024 / r['sessions']:.0f} KiB per live session")
+        return
+    small, large = _child(args, args.small), _child(args, args.large)
+    print(f"{args.personas} personas x {args.steps} steps, concurrency {args.concurrency}, reference viewer, "
+          "each run in a fresh subprocess:")
+    for r in (small, large):
+        print(f"   {r['decisions']:6d} decisions ({r['sessions']} sessions, {r['wall_s']} s): RSS before the run "
+              f"{r['rss_before_mib']:.0f} MiB, peak {r['peak_rss_mib']:.0f} MiB, after {r['rss_after_mib']:.0f} MiB")
+    ratio = large["peak_rss_mib"] / small["peak_rss_mib"]
+    print(f"   peak RSS {large['decisions']} / {small['decisions']} decisions = {ratio:.3f} (target <= 1.15)")
 
 
 if __name__ == "__main__":
