@@ -25,7 +25,10 @@ class AliasBomb(yaml.YAMLError):
     """A document whose aliases expand past the bound; ``nodes`` is how far the count got."""
 
     def __init__(self, nodes: int) -> None:
-        super().__init__(nodes)
+        super().__init__(
+            f"refused: its aliases expand to more than {MAX_EXPANDED_NODES:,} values "
+            f"(at least {nodes:,}; an alias bomb?)"
+        )
         self.nodes = nodes
 
 

@@ -106,3 +106,19 @@ def test_deeply_nested_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(PersonaError) as info:
         load_personas(path)
     assert str(path) in str(info.value)
+
+
+def test_instrument_bomb_is_one_line(bomb: Path) -> None:
+    result = cli("personas", "validate", "--instrument", str(bomb))
+    assert result.code == 1
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert str(bomb) in lines[0]
+    assert "alias" in lines[0]
+
+
+def test_keywords_bomb_on_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "kw.yaml"
+    path.write_text(billion_laughs(top="family"), encoding="utf-8")
+    result = cli("corpus", "label", "--keywords", str(path), "-e", "fake", "-i", str(tmp_path / "idx"))
+    assert_one_line(result, str(path), "alias", code=2)

@@ -27,7 +27,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from value_spectrum._yaml import BoundedSafeLoader
+from value_spectrum._yaml import AliasBomb, BoundedSafeLoader
 from value_spectrum.retrieval.corpus import Corpus
 from value_spectrum.retrieval.embedders.base import Embedder, l2_normalise
 from value_spectrum.retrieval.index import VideoIndex
@@ -96,6 +96,8 @@ def load_value_keywords(path: str | Path | None = None) -> ValueKeywords:
         text, where = Path(path).read_text(encoding="utf-8"), str(path)
     try:
         return ValueKeywords.model_validate(yaml.load(text, Loader=BoundedSafeLoader))  # noqa: S506 (safe)
+    except AliasBomb as exc:
+        raise ValueError(f"{where}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"{where}: invalid YAML: {' '.join(str(exc).split())[:200]}") from None
     except ValidationError as exc:
