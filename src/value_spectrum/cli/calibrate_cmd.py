@@ -105,6 +105,12 @@ def _print(out: dict[str, object]) -> None:
         highlight=False,
     )
     console.print(
+        f"smoothed estimate (ridge + circle prior, not used for intervals): recovery median "
+        f"{_fmt(o['smoothed_recovery_median'])}, calibration slope "
+        f"{_fmt(o['smoothed_calibration_slope_mean'])}",
+        highlight=False,
+    )
+    console.print(
         f"drift (windows of {int(dr['window'])}): false positives {_fmt(dr['false_positive_rate'])}, "
         f"power {_fmt(dr['power'])} at planted {dr['planted']}, "
         f"too short to tell {_fmt(dr['too_short_share'])}",

@@ -48,7 +48,7 @@ def report(
     perms: Annotated[
         int,
         typer.Option("--perms", min=0, help="Permutations of the drift and steerability tests (0: not tested)."),
-    ] = 200,
+    ] = 100,
     seed: Annotated[int, typer.Option("--seed", help="Scoring seed; each group's is derived from it and the group.")] = 0,
     circle_prior: Annotated[
         float,

@@ -11,7 +11,8 @@ does. The truth is ``beta x centred(target)``. Reported, per value and overall:
 * **coverage**: share of repetitions whose interval holds the truth (nominal ``level``);
 * **bias** (mean of estimate - truth), **width** (mean interval width);
 * **recovery**: Spearman between estimate and truth (median and SD over repetitions) and the
-  calibration slope (revealed on injected; 1 = recovered at size);
+  calibration slope (revealed on injected; 1 = recovered at size); the same two for the
+  smoothed estimate (default ridge + circle prior), to show what the prior does;
 * **drift**: the permutation test's false-positive rate with nothing planted, and its power with
   a drift planted (the target moved linearly toward its mirror image ``1 - target`` over each
   session, reaching ``drift`` of the way at the last turn); the share "too short to tell";
@@ -33,7 +34,15 @@ from value_spectrum.records import Decision, Observation, Outcome, Step, Traject
 from value_spectrum.scoring.alignment import steerability_test
 from value_spectrum.scoring.consistency import auto_window, consistency
 from value_spectrum.scoring.resample import group_seed
-from value_spectrum.scoring.revealed import LEVEL, MIN_DECISIONS, decision_table, revealed_profile
+from value_spectrum.scoring.revealed import (
+    DEFAULT_CIRCLE_PRIOR,
+    DEFAULT_L2,
+    LEVEL,
+    MIN_DECISIONS,
+    decision_table,
+    fit_decomposition,
+    revealed_profile,
+)
 from value_spectrum.scoring.rundir import LabelledVideo
 from value_spectrum.values import VALUE_IDS, ValueProfile, spearman
 
@@ -182,6 +191,8 @@ def calibrate(
     widths = np.zeros((0, k))
     recov: list[float] = []
     slopes: list[float] = []
+    smooth_recov: list[float] = []
+    smooth_slopes: list[float] = []
     reasons: dict[str, int] = {}
     flagged_null: list[bool] = []
     flagged_planted: list[bool] = []
@@ -203,7 +214,12 @@ def calibrate(
         table = decision_table(trajs, labels)
         truth = persona.target.centred().as_array() * beta
         rev = revealed_profile(
-            table, min_decisions=d.min_decisions, ci=d.ci, level=d.level, seed=r, l2=0.0,
+            table,
+            min_decisions=d.min_decisions,
+            ci=d.ci,
+            level=d.level,
+            seed=r,
+            l2=0.0,
             circle_prior=0.0,
         )
         if rev.profile is None or rev.ci is None or not np.all(np.isfinite(rev.ci.low)):
@@ -218,10 +234,23 @@ def calibrate(
             tt = float(truth @ truth)
             if tt > 0:
                 slopes.append(float(est @ truth) / tt)
+            sm = fit_decomposition(
+                table,
+                l2=DEFAULT_L2,
+                circle_prior=DEFAULT_CIRCLE_PRIOR,
+                min_decisions=d.min_decisions,
+            )
+            if sm.weights is not None and tt > 0:
+                smooth_recov.append(spearman(sm.weights, truth))
+                smooth_slopes.append(float(sm.weights @ truth) / tt)
         seed = group_seed(d.seed, "drift", str(r))
         cons = consistency(
-            table, persona.target, window=window, min_decisions=d.min_decisions,
-            n_perm=d.n_perm, seed=seed,
+            table,
+            persona.target,
+            window=window,
+            min_decisions=d.min_decisions,
+            n_perm=d.n_perm,
+            seed=seed,
         )
         if cons.test is None or cons.test.verdict == "too short to tell":
             short += 1
@@ -235,20 +264,41 @@ def calibrate(
         if d.drift > 0:
             planted = [
                 _session(
-                    model, persona, [ids[i] for i in f], session_id=f"r{r}-d{s}",
+                    model,
+                    persona,
+                    [ids[i] for i in f],
+                    session_id=f"r{r}-d{s}",
                     drifted=_drifting(persona, d.decisions, d.drift),
                 )
                 for s, f in enumerate(feeds)
             ]
             pc = consistency(
-                decision_table(planted, labels), persona.target, window=window,
-                min_decisions=d.min_decisions, n_perm=d.n_perm, seed=seed,
+                decision_table(planted, labels),
+                persona.target,
+                window=window,
+                min_decisions=d.min_decisions,
+                n_perm=d.n_perm,
+                seed=seed,
             )
             if pc.test is not None and pc.test.verdict != "too short to tell":
                 flagged_planted.append(pc.test.verdict == "drift")
     return _summarise(
-        d, beta, hits, errors, widths, recov, slopes, reasons, flagged_null, flagged_planted,
-        short, window, steer_pp, steer_rel,
+        d,
+        beta,
+        hits,
+        errors,
+        widths,
+        recov,
+        slopes,
+        reasons,
+        flagged_null,
+        flagged_planted,
+        short,
+        window,
+        steer_pp,
+        steer_rel,
+        smooth_recov,
+        smooth_slopes,
     )
 
 
@@ -271,6 +321,8 @@ def _summarise(
     window: int,
     steer_pp: list[float],
     steer_rel: list[float],
+    smooth_recov: list[float],
+    smooth_slopes: list[float],
 ) -> Calibration:
     scored = hits.shape[0]
     per_value: dict[str, dict[str, float | None]] = {}
@@ -293,6 +345,10 @@ def _summarise(
         "recovery_median": _r(float(np.median(finite_rec))) if finite_rec else None,
         "recovery_sd": _r(float(np.std(finite_rec, ddof=1))) if len(finite_rec) > 1 else None,
         "calibration_slope_mean": _r(float(np.mean(slopes))) if slopes else None,
+        "smoothed_recovery_median": _r(float(np.nanmedian(smooth_recov))) if smooth_recov else None,
+        "smoothed_calibration_slope_mean": _r(float(np.mean(smooth_slopes)))
+        if smooth_slopes
+        else None,
     }
     tested = len(flagged_null)
     drift = {

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from value_spectrum.scoring.logistic import fit_batch
+from value_spectrum.scoring.logistic import fit_designs
 from value_spectrum.scoring.resample import permutation_orders
 from value_spectrum.scoring.revealed import (
     MIN_DECISIONS,
     DecisionTable,
     Decomposition,
-    cannot_score_reason,
     fit_decomposition,
+    rowwise_spearman,
 )
 from value_spectrum.values import ValueProfile, mrat_centre, pearson, spearman
 
@@ -43,7 +43,7 @@ DRIFT_THRESHOLD = 0.5
 """Alignment below which a window counts as drifted (descriptive ``time_to_drift``)."""
 DRIFT_ALPHA = 0.05
 """Level of the permutation test of drift."""
-N_PERM = 200
+N_PERM = 100
 """Permutations of the drift test."""
 
 
@@ -138,26 +138,27 @@ def weighted_slope(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _window_alignments(
-    table: DecisionTable, masks: np.ndarray, reference: np.ndarray, min_decisions: int
+    table: DecisionTable, index: np.ndarray, reference: np.ndarray, min_decisions: int
 ) -> np.ndarray:
-    """Alignment with ``reference`` of the fit on each 0/1 mask row (NaN: not scorable)."""
-    out = np.full(masks.shape[0], np.nan)
-    ok = np.array(
-        [
-            not cannot_score_reason(int(m.sum()), int(m @ table.y), min_decisions=min_decisions)
-            and bool(np.all(table.x[m > 0].max(axis=0) > 0))
-            for m in masks
-        ],
-        dtype=bool,
+    """Alignment with ``reference`` of the fit on each row of ``index`` (decision positions, one
+    window of one permutation per row, all rows the same size); NaN where not scorable. All rows
+    are fitted in one batched solve on their own small designs."""
+    out = np.full(index.shape[0], np.nan)
+    if index.shape[1] == 0:
+        return out
+    x, y = table.x[index], table.y[index]
+    likes = y.sum(axis=1)
+    ok = (
+        (index.shape[1] >= min_decisions)
+        & (likes > 0)
+        & (likes < index.shape[1])
+        & np.all(x.max(axis=1) > 0, axis=1)
     )
     if not ok.any():
         return out
-    # a rank statistic: loose tolerance, Fisher-scoring steps (no n x n hat matrices)
-    fit = fit_batch(table.x, table.y, masks[ok], max_iter=40, tol=1e-3, exact=False)
-    vals = []
-    for conv, w in zip(fit.converged, fit.weights, strict=True):
-        vals.append(spearman(mrat_centre(w), reference) if conv else math.nan)
-    out[ok] = vals
+    fit = fit_designs(x[ok], y[ok], max_iter=30, tol=1e-3)
+    rho = rowwise_spearman(mrat_centre(np.nan_to_num(fit.weights)), reference)
+    out[ok] = np.where(fit.converged, rho, np.nan)
     return out
 
 
@@ -191,8 +192,10 @@ def consistency(
         idx = np.flatnonzero((table.turn >= start) & (table.turn < start + window))
         sub = table.subset(idx)
         whole = pooled is not None and idx.size == len(table)
-        d = pooled if whole and pooled is not None else fit_decomposition(
-            sub, min_decisions=min_decisions
+        d = (
+            pooled
+            if whole and pooled is not None
+            else fit_decomposition(sub, min_decisions=min_decisions)
         )
         prof = None if d.weights is None else ValueProfile.from_array(d.weights)
         al = (
@@ -267,12 +270,17 @@ def _drift_test(
         return DriftTest("too short to tell", nan, nan, nan, n_perm, 0, alpha, ref_name)
     orders = permutation_orders(table.session, n_perm, seed=seed)
     k = len(starts)
-    masks = np.zeros((n_perm * k, len(table)))
-    for p in range(n_perm):
-        turns = table.turn[orders[p]]
-        for j, start in enumerate(starts):
-            masks[p * k + j] = (turns >= start) & (turns < start + window)
-    als = _window_alignments(table, masks, reference, min_decisions).reshape(n_perm, k)
+    als = np.full((n_perm, k), np.nan)
+    turns = table.turn[orders]  # (n_perm, n): the turn each decision takes in each permutation
+    for j, start in enumerate(starts):
+        inside = (turns >= start) & (turns < start + window)
+        size = int(inside[0].sum())
+        index = (
+            np.vstack([np.flatnonzero(row) for row in inside])
+            if size
+            else np.zeros((n_perm, 0), dtype=int)
+        )
+        als[:, j] = _window_alignments(table, index, reference, min_decisions)
     null = weighted_slope(mids, als, weights) * 100.0
     null = null[np.isfinite(null)]
     if null.size < 20:

@@ -88,18 +88,15 @@ def fit_batch(
     if penalty is not None:
         pen[1:, 1:] = np.asarray(penalty, dtype=np.float64)
     chunk = max(1, CHUNK_ENTRIES // max(1, n * n)) if firth and exact else c.shape[0]
+    a3, y2 = a[None], y[None]
     parts = [
-        _fit_chunk(a, y, c[i : i + chunk], pen, firth, max_iter, tol, start, exact)
+        _fit_chunk(a3, y2, c[i : i + chunk], pen, firth, max_iter, tol, start, exact)
         for i in range(0, c.shape[0], chunk)
     ]
     beta = np.vstack([b for b, _, _ in parts])
     converged = np.concatenate([k for _, k, _ in parts])
     iterations = max(it for _, _, it in parts)
-    mu = expit(beta @ a.T)
-    wgt = c * mu * (1.0 - mu)
-    info = _information(np.nan_to_num(wgt), a) + pen + JITTER * np.eye(p + 1)
-    cov = _safe_inv(info)[:, 1:, 1:]
-    cov[~converged] = np.nan
+    cov = _covariance(a3, c, beta, pen, converged)
     weights = beta[:, 1:].copy()
     return BatchFit(
         weights=weights,
@@ -110,9 +107,71 @@ def fit_batch(
     )
 
 
-def _fit_chunk(
-    a: np.ndarray,
+def fit_designs(
+    x: np.ndarray,
     y: np.ndarray,
+    *,
+    firth: bool = True,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+) -> BatchFit:
+    """Fit ``B`` logistic regressions, each on its own design: ``x`` of shape ``(B, m, p)``,
+    ``y`` of shape ``(B, m)`` (e.g. the same window of every permutation). Same method as
+    :func:`fit_batch`; the ``m x m`` hat matrices stay small when ``m`` is a window's size."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    b_count, m, p = x.shape
+    means = x.mean(axis=1)
+    a3 = np.concatenate([np.ones((b_count, m, 1)), x - means[:, None, :]], axis=2)
+    c = np.ones((b_count, m))
+    pen = np.zeros((p + 1, p + 1))
+    chunk = max(1, CHUNK_ENTRIES // max(1, m * m))
+    parts = [
+        _fit_chunk(
+            a3[i : i + chunk],
+            y[i : i + chunk],
+            c[i : i + chunk],
+            pen,
+            firth,
+            max_iter,
+            tol,
+            None,
+            True,
+        )
+        for i in range(0, b_count, chunk)
+    ]
+    beta = np.vstack([b for b, _, _ in parts])
+    converged = np.concatenate([k for _, k, _ in parts])
+    cov = _covariance(a3, c, beta, pen, converged)
+    weights = beta[:, 1:].copy()
+    return BatchFit(
+        weights=weights,
+        intercept=beta[:, 0] - np.einsum("bp,bp->b", weights, means),
+        cov=cov,
+        converged=converged,
+        iterations=max(it for _, _, it in parts),
+    )
+
+
+def _covariance(
+    a3: np.ndarray, c: np.ndarray, beta: np.ndarray, pen: np.ndarray, converged: np.ndarray
+) -> np.ndarray:
+    mu = expit(_linear(a3, np.nan_to_num(beta)))
+    wgt = c * mu * (1.0 - mu)
+    info = _information(wgt, a3) + pen + JITTER * np.eye(beta.shape[1])
+    cov = _safe_inv(info)[:, 1:, 1:]
+    cov[~converged] = np.nan
+    return cov
+
+
+def _linear(a3: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``A_b beta_b`` for every fit: shape ``(B, n)`` (``a3`` is ``(B, n, q)`` or ``(1, n, q)``)."""
+    return np.asarray(np.matmul(a3, beta[:, :, None])[..., 0])
+
+
+def _fit_chunk(
+    a3: np.ndarray,
+    y2: np.ndarray,
     c: np.ndarray,
     pen: np.ndarray,
     firth: bool,
@@ -121,13 +180,14 @@ def _fit_chunk(
     start: np.ndarray | None,
     exact: bool,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    b_count, q = c.shape[0], a.shape[1]
+    b_count, q = c.shape[0], a3.shape[2]
+    shared = a3.shape[0] == 1
     beta = np.zeros((b_count, q))
     if start is not None:
         beta[:] = start
     else:
         tot = c.sum(axis=1)
-        rate = np.clip((c @ y) / np.where(tot > 0, tot, 1.0), 0.05, 0.95)
+        rate = np.clip((c * y2).sum(axis=1) / np.where(tot > 0, tot, 1.0), 0.05, 0.95)
         beta[:, 0] = np.log(rate / (1.0 - rate))
     active = np.ones(b_count, dtype=bool)
     converged = np.zeros(b_count, dtype=bool)
@@ -139,17 +199,19 @@ def _fit_chunk(
             it -= 1
             break
         bb, cc = beta[idx], c[idx]
-        mu = expit(bb @ a.T)  # (b, n)
+        a = a3 if shared else a3[idx]
+        y = y2 if y2.shape[0] == 1 else y2[idx]
+        mu = expit(_linear(a, bb))  # (b, n)
         w = mu * (1.0 - mu)
         wgt = cc * w
         info = _information(wgt, a) + pen + JITTER * eye
         resid = cc * (y - mu)
         if firth:
             inv = _safe_inv(info)
-            proj = a @ inv  # (b, n, q)
-            qd = np.sum(proj * a[None, :, :], axis=2)  # a_n' I^-1 a_n
+            proj = np.matmul(a, inv)  # (b, n, q)
+            qd = np.sum(proj * a, axis=2)  # a_n' I^-1 a_n
             hat = wgt * qd
-            score = (resid + hat * (0.5 - mu)) @ a - bb @ pen
+            score = _times(resid + hat * (0.5 - mu), a) - bb @ pen
             step = np.einsum("bij,bj->bi", inv, score)
             if exact and it > QUASI_STEPS:
                 newton = _exact_step(a, cc, mu, w, info, proj, qd, score)
@@ -158,7 +220,7 @@ def _fit_chunk(
                 )
                 step[good] = newton[good]
         else:
-            score = resid @ a - bb @ pen
+            score = _times(resid, a) - bb @ pen
             step = _safe_solve(info, score)
         bad = ~np.all(np.isfinite(step), axis=1)
         step = np.clip(np.nan_to_num(step), -MAX_STEP, MAX_STEP)
@@ -168,6 +230,11 @@ def _fit_chunk(
         active[idx[done | bad]] = False
         beta[idx[bad]] = np.nan
     return beta, converged, it
+
+
+def _times(r: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``A_b' r_b`` for every fit: shape ``(B, q)``."""
+    return np.asarray(np.matmul(r[:, None, :], a)[:, 0, :])
 
 
 def _exact_step(
@@ -185,17 +252,19 @@ def _exact_step(
     ``w' = w (1 - 2 mu)`` and ``w'' = w (1 - 6 w)``."""
     w1 = cc * w * (1.0 - 2.0 * mu)
     w2 = cc * w * (1.0 - 6.0 * w)
-    big_q = np.matmul(proj, a.T)  # (b, n, n)
+    at = a.transpose(0, 2, 1)
+    big_q = np.matmul(proj, at)  # (b, n, n)
     first = _information(w2 * qd, a)
     g = (big_q * big_q) * w1[:, :, None] * w1[:, None, :]
-    second = np.matmul(np.matmul(a.T[None], g), a[None])
+    second = np.matmul(np.matmul(at, g), a)
     hess_neg = info - 0.5 * (first - second)
     return _safe_solve(hess_neg, score)
 
 
-def _information(wgt: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """``A' diag(w_b) A`` for every row ``w_b`` of ``wgt``, as one batched matrix product."""
-    return np.asarray(np.matmul((wgt[:, :, None] * a[None, :, :]).transpose(0, 2, 1), a))
+def _information(wgt: np.ndarray, a3: np.ndarray) -> np.ndarray:
+    """``A_b' diag(w_b) A_b`` for every row ``w_b`` of ``wgt``, as one batched matrix product
+    (``a3``: ``(B, n, q)`` or a shared ``(1, n, q)``)."""
+    return np.asarray(np.matmul((wgt[:, :, None] * a3).transpose(0, 2, 1), a3))
 
 
 def _safe_inv(m: np.ndarray) -> np.ndarray:

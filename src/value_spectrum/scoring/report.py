@@ -93,9 +93,12 @@ def _session_summary(
     opts: ScoringOptions,
     group: Revealed | None = None,
 ) -> SessionSummary:
-    table = decision_table([traj], labels)
     rev = group or revealed_profile(
-        table, min_decisions=opts.min_decisions, intervals=False, l2=0.0, circle_prior=0.0
+        decision_table([traj], labels),
+        min_decisions=opts.min_decisions,
+        intervals=False,
+        l2=0.0,
+        circle_prior=0.0,
     )
     al = align(rev.profile, target, reason=rev.reason)
     st = steerability(traj.steps, window=opts.steer_window)
