@@ -4,6 +4,7 @@ in process and through ``langgraph dev`` (langgraph-cli's in-memory server) on l
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import json
 import os
@@ -27,13 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_langgraph_json_names_the_entry_points() -> None:
     config = json.loads((ROOT / "langgraph.json").read_text())
     assert config["graphs"] == {
-        "feed_session": "./src/value_spectrum/studio.py:session_graph",
-        "persona_chat": "./src/value_spectrum/studio.py:chat_graph",
+        "feed_session": "value_spectrum.studio:session_graph",
+        "persona_chat": "value_spectrum.studio:chat_graph",
     }
     for spec in config["graphs"].values():
-        path, name = spec.split(":")
-        assert (ROOT / path).is_file()
-        assert name in ("session_graph", "chat_graph")
+        module, name = spec.split(":")
+        assert callable(getattr(importlib.import_module(module), name))
 
 
 def test_session_graph_runs_with_the_default_context() -> None:
@@ -86,9 +86,9 @@ def dev_server(tmp_path: Path) -> Iterator[str]:
     }
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(
-        [exe, "dev", "--no-browser", "--no-reload", "--allow-blocking",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [exe, "dev", "--config", str(ROOT / "langgraph.json"), "--no-browser", "--no-reload",
+         "--allow-blocking", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

@@ -38,9 +38,9 @@ class ExplorerData:
     thumbs: list[str]
     """Thumbnail ``data:`` URIs."""
     rows: list[list[Any]]
-    """Per decision: [session index, turn, video index, outcome, reason, raw, confidence, error,
-    prompt tokens, completion tokens, earlier replies (a repaired turn's unreadable first reply),
-    repaired]."""
+    """Per decision: [session index, turn, video index, outcome, reason, replies (the raw reply,
+    after any earlier one a repair replaced, each labelled), confidence, error, prompt tokens,
+    completion tokens, earlier replies (list), repaired]."""
 
     def as_json(self) -> dict[str, Any]:
         """The JSON object embedded in the page."""
