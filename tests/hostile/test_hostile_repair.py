@@ -77,7 +77,9 @@ def test_run_counts_repairs_in_summary_manifest_and_report(tmp_path: Path) -> No
     assert usage["all"]["repairs"] == 3
     html = out / "report.html"
     assert cli("report", str(out), "--html", str(html)).code == 0
-    assert "unreadable, repair asked" in html.read_text()  # the decision explorer shows both replies
+    text = html.read_text()
+    assert "Sure! I would probably like this one." in text  # the first reply, in the explorer
+    assert "earlier reply" in text
 
 
 def test_old_records_still_load() -> None:
