@@ -170,6 +170,9 @@ class Decision(Frozen):
     """Self-reported confidence in [0, 1], when the strategy asks for one."""
     scores: dict[str, float] = Field(default_factory=dict)
     """Strategy-specific ratings (the ISQ strategy's visual appeal, curiosity, ...)."""
+    dwell_s: float | None = Field(default=None, ge=0.0)
+    """Seconds the video was watched, when known (people's logs; viewers that report it): a
+    graded signal beside the like or skip (``docs/methods.md``)."""
 
 
 class Outcome(StrEnum):

@@ -14,6 +14,7 @@ from value_spectrum.cli import (
     compare_cmd,
     corpus_cmd,
     export_cmd,
+    humans_cmd,
     index_cmd,
     labels_cmd,
     personas_cmd,
@@ -61,6 +62,7 @@ def build_app() -> typer.Typer:
     app.command("probe")(probe_cmd.probe)
     app.add_typer(bench_cmd.build(), name="bench", help="The paper's benchmarks.")
     app.command("calibrate")(calibrate_cmd.calibrate)
+    app.add_typer(humans_cmd.build(), name="humans", help="People's like/skip logs as runs (human baselines).")
     app.command("chat")(chat_cmd.chat)
     return app
 

@@ -388,6 +388,12 @@ class RunLog:
         write_atomic(self.personas_path, data.model_dump_json(indent=1) + "\n")
         return self.personas_path
 
+    def write_persona_entries(self, entries: Mapping[str, PersonaEntry]) -> Path:
+        """Write ``personas.json`` from entries directly (people, who have no traits)."""
+        data = PersonasFile(schema_version=SIDE_SCHEMA, personas=dict(entries))
+        write_atomic(self.personas_path, data.model_dump_json(indent=1) + "\n")
+        return self.personas_path
+
     def read_personas(self) -> tuple[dict[str, ValueProfile], dict[str, str]]:
         """Persona id -> target, and id -> name, from ``personas.json`` (empty when absent).
 

@@ -10,7 +10,10 @@
   persona groups, mean like-ratio change over its sessions);
 * **differences between models** per value: Cohen's h and Fisher's exact p, Holm-adjusted over
   every pair x value;
-* tokens, turns and cost per model; and for preference runs the paper's table (approximate).
+* tokens, turns and cost per model; and for preference runs the paper's table (approximate);
+* with a human run among them (``humans import``), each model's **agreement with the people**
+  per value with intervals, Cohen's kappa and profile correlation
+  (:mod:`value_spectrum.scoring.human_agreement`).
 
 A model string that appears in two runs is labelled ``model (run id)``.
 
@@ -31,6 +34,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from value_spectrum.records import Trajectory
+from value_spectrum.scoring.human_agreement import Agreement, agreement_rows, is_human
 from value_spectrum.scoring.preference import is_preference_run, score_preference
 from value_spectrum.scoring.reference import (
     CITATION,
@@ -50,7 +54,7 @@ from value_spectrum.scoring.stats import (
     wilson,
 )
 from value_spectrum.scoring.usage import UsageRow, usage_rows
-from value_spectrum.values import VALUE_IDS
+from value_spectrum.values import VALUE_IDS, ValueProfile
 
 
 class _Model(BaseModel):
@@ -162,6 +166,9 @@ class Comparison(_Model):
     strategies compared; approximate."""
     citation: str
     """Where the reference numbers come from."""
+    human_agreement: list[Agreement] = []
+    """Per model x human run x value (``all`` first): agreement of video verdicts with the
+    people's, when a human run is compared."""
 
 
 def _labels(runs: Sequence[RunData]) -> dict[tuple[int, str], str]:
@@ -212,6 +219,8 @@ def compare_runs(
     run_info = []
     pref_any = False
     strategies: set[str] = set()
+    per_video: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+    revealed: dict[str, ValueProfile | None] = {}
     for i, run in enumerate(runs):
         config = run.manifest.config if run.manifest is not None else {}
         pref = is_preference_run(run.sessions, config)
@@ -240,6 +249,12 @@ def compare_runs(
             else:
                 counts = {v: rev.like_counts.get(v, (0, 0)) for v in VALUE_IDS}
             like_rates += [_cell(label, v, *counts[v]) for v in VALUE_IDS]
+            revealed[label] = rev.profile
+            for t in trajs:
+                for st in t.steps:
+                    if st.outcome.value in ("like", "skip"):
+                        k, n = per_video[label].get(st.video_id, (0, 0))
+                        per_video[label][st.video_id] = (k + (st.outcome.value == "like"), n + 1)
             profiles.append(
                 ModelProfile(
                     model=label,
@@ -264,12 +279,15 @@ def compare_runs(
         profiles=profiles,
         steerability=steer,
         differences=_differences(models, like_rates),
-        usage=usage_rows(all_sessions, merged_labels),
+        usage=usage_rows([t for t in all_sessions if not is_human(t.model)], merged_labels),
         reference=preference_reference() if pref_any else {},
         reference_steerability=[
             r for r in persona_change_reference() if r["strategy"] in strategies
         ],
         citation=CITATION,
+        human_agreement=agreement_rows(
+            per_video, {v: lab.primary_value for v, lab in merged_labels.items()}, revealed
+        ),
     )
 
 

@@ -154,6 +154,22 @@ def usage_table(rows: Sequence[UsageRow], *, title: str = "Usage") -> Table | No
     return t
 
 
+def human_table(cmp: Comparison) -> Table | None:
+    """Each model's agreement with the people (video verdicts), overall and per value."""
+    if not cmp.human_agreement:
+        return None
+    t = Table(title="Agreement with people (video verdicts, 95% Wilson)", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("model", "value", "videos", "agree %", "95% CI", "kappa", "rho"):
+        t.add_column(col, justify="left" if col in ("model", "value") else "right", overflow="fold")
+    for a in cmp.human_agreement:
+        if a.videos == 0:
+            continue
+        label = a.model if a.human == "human" else f"{a.model} vs {a.human}"
+        t.add_row(label, a.value, str(a.videos), _f(a.rate, 1), f"{_f(a.low, 0)}-{_f(a.high, 0)}",
+                  _f(a.kappa) if a.value == "all" else "", _f(a.profile_spearman) if a.value == "all" else "")
+    return t
+
+
 def comparison_renderables(cmp: Comparison, *, width: int = 80) -> RenderableType:
     """Everything ``compare`` prints, for a terminal ``width`` columns wide."""
     parts: list[RenderableType] = [
@@ -163,7 +179,7 @@ def comparison_renderables(cmp: Comparison, *, width: int = 80) -> RenderableTyp
     if cmp.reference:
         parts.append(Text("paper: " + cmp.citation, style="dim"))
     parts.append(profile_table(cmp))
-    for t in (steer_table(cmp), difference_table(cmp), usage_table(cmp.usage)):
+    for t in (steer_table(cmp), difference_table(cmp), human_table(cmp), usage_table(cmp.usage)):
         if t is not None:
             parts.append(t)
     parts.append(
