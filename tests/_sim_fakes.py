@@ -51,6 +51,8 @@ def two_personas() -> tuple[Persona, ...]:
 class SlowReference:
     """The reference viewer with a fixed delay per decision (so a batch can be killed mid-way)."""
 
+    wants_images = False
+
     def __init__(self, inner: ReferenceViewer, delay_s: float) -> None:
         self.inner, self.delay_s, self.name = inner, delay_s, "reference"
 
@@ -73,8 +75,13 @@ class SlowReference:
 class CostlyViewer:
     """Likes even turns, skips odd ones; every decision costs ``cost`` dollars."""
 
+    wants_images = False
+
     def __init__(self, cost: float = 0.01, name: str = "costly") -> None:
         self.cost, self.name, self.calls = cost, name, 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"viewer": "costly", "cost": self.cost}
 
     async def decide(self, persona: Persona | None, observation: Observation, *,
                      history: Sequence[Step] = (), search: SearchTool | None = None) -> ViewerReply:
@@ -90,8 +97,13 @@ class CostlyViewer:
 class BrokenViewer:
     """Raises on the turns listed (every turn when ``turns`` is None), else skips."""
 
+    wants_images = False
+
     def __init__(self, turns: set[int] | None = None, name: str = "broken") -> None:
         self.turns, self.name = turns, name
+
+    def describe(self) -> dict[str, Any]:
+        return {"viewer": "broken"}
 
     async def decide(self, persona: Persona | None, observation: Observation, *,
                      history: Sequence[Step] = (), search: SearchTool | None = None) -> ViewerReply:

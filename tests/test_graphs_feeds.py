@@ -39,10 +39,13 @@ def embeddings(videos):
 @pytest.mark.parametrize("name", sorted(FEED_POLICIES))
 def test_no_repeats_deterministic_and_exhaustion(name: str) -> None:
     videos = tiny_videos(20)
-    feed = make_feed(name, videos, embeddings=embeddings(videos), feed_seed=3)
+    items = [v.id for v in reversed(videos)]  # the items feed: a fixed list, shown in order
+    feed = make_feed(name, videos, embeddings=embeddings(videos), feed_seed=3, items=items)
     a = drive(feed, 25, liked=lambda v: v.endswith("1"))
-    b = drive(make_feed(name, videos, embeddings=embeddings(videos), feed_seed=3), 25,
+    b = drive(make_feed(name, videos, embeddings=embeddings(videos), feed_seed=3, items=items), 25,
               liked=lambda v: v.endswith("1"))
+    if name == "items":
+        assert a == items
     assert a == b
     assert len(a) == len(set(a)) == 20  # every video once, then None
 

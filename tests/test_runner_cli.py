@@ -184,10 +184,16 @@ def test_reference_viewer_on_an_unlabelled_corpus_is_refused(cli: CliRunner, tmp
     assert not (tmp_path / "r").exists()
 
 
-def test_max_cost_warns_about_a_model_litellm_does_not_price(capsys: pytest.CaptureFixture[str]) -> None:
-    from value_spectrum.cli.simulate_cmd import _warn_unpriced
+def test_max_cost_warns_about_a_model_litellm_does_not_price() -> None:
+    from _sim_fakes import tiny_corpus, two_personas
+    from value_spectrum.runner.checks import preflight
+    from value_spectrum.runner.config import RunConfig
+    from value_spectrum.runner.plan import Plan
+    from value_spectrum.runner.services import Services
 
-    _warn_unpriced(("reference", "openai/a-local-model-nobody-prices"))
-    err = capsys.readouterr().err
-    assert "no price for openai/a-local-model-nobody-prices" in err
-    assert "reference" not in err
+    config = RunConfig(models=("reference", "openai/a-local-model-nobody-prices"), max_cost=1.0, steps=2,
+                       api_base="http://127.0.0.1:9/v1")
+    warnings = preflight(Plan(config=config), Services(config, corpus=tiny_corpus(), personas=two_personas()))
+    (line,) = warnings  # the library's check, the same from Python and the CLI
+    assert "no price for openai/a-local-model-nobody-prices" in line
+    assert "reference" not in line

@@ -52,6 +52,15 @@ class Viewer(Protocol):
     name: str
     """The model string, or 'reference' for the reference viewer."""
 
+    @property
+    def wants_images(self) -> bool:
+        """True when the viewer looks at keyframes (the loop renders them only then)."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance for the trajectory (model, strategy, settings; never a key)."""
+        ...
+
     async def decide(
         self,
         persona: Persona | None,

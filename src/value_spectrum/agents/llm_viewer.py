@@ -175,6 +175,11 @@ class LLMViewer:
         self.repair_refusals = repair_refusals
         self.max_tokens = max_tokens
 
+    @property
+    def wants_images(self) -> bool:
+        """True unless the viewer was built for a text modality (caption, title)."""
+        return self.modality in (None, "frames")
+
     # ---- provenance ---------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         """Parameters for the run manifest (never a key)."""

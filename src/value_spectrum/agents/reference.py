@@ -70,6 +70,8 @@ class ReferenceViewer:
     """
 
     name: str = "reference"
+    wants_images: bool = False
+    """It decides by the labels alone: keyframes are never rendered for it."""
 
     def __init__(
         self,

@@ -2,9 +2,8 @@
 the persona *says* (stated profile per probe, its stability) against what it *does* (the revealed
 profile from its likes and skips).
 
-:func:`run_probe_session` is the library function behind it: the batch runner with
-``probe_every`` (the session graph's probe hook), then ``labels.json`` / ``personas.json`` for
-scoring. Heavy imports happen inside it.
+Thin over :func:`value_spectrum.api.aprobe` (a probe plan for the one runner; the instrument is
+part of the run's identity). Heavy imports happen inside the command.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ def run_probe_session(
     persona_id: str,
     model: str,
     *,
-    out: Path,
+    out: Path | None = None,
     api_base: str | None = None,
     turns: int = 60,
     every: int = 20,
@@ -50,42 +49,16 @@ def run_probe_session(
     modality: str = "frames",
     gateway: GatewayConfig | None = None,
 ) -> Path:
-    """Run (or continue) the session and write what scoring needs; returns the run directory.
-
-    ``gateway`` sets the model calls' rate limits, retries, timeout and fallbacks; it is not part
-    of the run's identity, so another value continues the same run.
+    """Run (or continue) the session; returns the run directory (:func:`value_spectrum.api.probe`).
 
     Raises:
         ValueError: bad persona, instrument or configuration (one line).
     """
-    from value_spectrum.personas import load_instrument
-    from value_spectrum.runner.config import GatewayConfig, RunConfig
-    from value_spectrum.runner.local import run_batch
-    from value_spectrum.runner.services import Services
+    from value_spectrum.api import probe as run_probe
 
-    inst = load_instrument(instrument)
-    config = RunConfig(
-        personas=(persona_id,),
-        models=(model,),
-        api_base=api_base,
-        steps=turns,
-        probe_every=every,
-        out=out,
-        feed=feed,
-        seed=seed,
-        modality=modality,  # type: ignore[arg-type]
-        concurrency=1,
-        gateway=gateway or GatewayConfig(),
-    )
-
-    async def probe(persona: Any, viewer: Any, after_turn: int) -> Any:
-        from value_spectrum.agents import ask_questionnaire
-
-        return await ask_questionnaire(viewer, persona, inst, after_turn=after_turn)
-
-    services = Services(config, probe=probe)
-    summary = asyncio.run(run_batch(config, services=services))
-    return Path(summary.run_dir)
+    return run_probe(persona_id, model, out=out, api_base=api_base, turns=turns, every=every,
+                     instrument=instrument, feed=feed, seed=seed, modality=modality,  # type: ignore[arg-type]
+                     gateway=gateway).path
 
 
 def _probe_json(group: Any, run_dir: Path) -> dict[str, Any]:
@@ -176,43 +149,32 @@ def probe(
     """Probe a persona's stated values every K turns of a feed session, against its choices.
 
     Exit status: 0 when answers could be scored (unanswered items are counted on stderr), 1 when
-    no questionnaire item got a readable rating, 2 on a usage error.
+    no questionnaire item got a readable rating or a session ended in error, 2 on a usage error.
     """
-    import hashlib
 
     from pydantic import ValidationError
 
+    from value_spectrum.api import aprobe
+    from value_spectrum.cli.simulate_cmd import finish, one_line, setup_logging
     from value_spectrum.scoring.report import ScoringOptions, build_report
 
+    setup_logging()
     gateway = gateway_config(
         models=(model,), rpm=rpm, tpm=tpm, max_parallel=max_parallel, timeout=timeout, retries=retries,
         rate_limit_retries=rate_limit_retries, fallback=fallback, response_format=response_format,
     )
     check_modality((model,), api_base, modality, gateway)
-    if every > turns:
-        fail(f"--every: {every} is more than --turns {turns}: no probe would be asked")
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in f"{Path(persona).stem}-{model}")
-    ident: tuple[Any, ...] = (turns, every, instrument, feed, seed) + (() if modality == "frames" else (modality,))
-    key = hashlib.sha256(repr(ident).encode()).hexdigest()[:8]
-    target = out or Path("runs") / f"probe-{safe}-{key}"
     try:
-        run_dir = run_probe_session(
-            persona,
-            model,
-            out=target,
-            api_base=api_base,
-            turns=turns,
-            every=every,
-            instrument=instrument,
-            feed=feed,
-            seed=seed,
-            modality=modality,
-            gateway=gateway,
-        )
+        run = asyncio.run(aprobe(persona, model, out=out, api_base=api_base, turns=turns, every=every,
+                                 instrument=instrument, feed=feed, seed=seed, gateway=gateway,
+                                 modality=modality))  # type: ignore[arg-type]
     except ValidationError as exc:
         fail(error_line(exc))
-    except (ValueError, KeyError, OSError) as exc:
-        fail(str(exc).splitlines()[0].strip("'\""))
+    except (ValueError, KeyError, OSError, RuntimeError) as exc:
+        fail(one_line(exc))
+    run_dir = run.path
+    if run.summary.failed:
+        finish(run.summary, as_json=as_json)
     from value_spectrum.agents.probing import probe_coverage
     from value_spectrum.runlog import RunLog
 

@@ -112,7 +112,7 @@ def report(
             fail(f"{figures}: cannot write the figures ({exc.strerror or exc})")
         err_console.print(f"{len(paths)} figure files written to {figures}")
     if as_json:
-        print_json(rep.model_dump(mode="json"))
+        print_json(rep.to_dict())
         return
     from value_spectrum.scoring.tables import report_renderables
 

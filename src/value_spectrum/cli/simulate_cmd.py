@@ -1,14 +1,15 @@
 """`value-spectrum simulate`: run (or continue) a batch of feed sessions.
 
-Thin over :func:`value_spectrum.runner.local.run_batch`; the runner is imported inside the
-command so that ``value-spectrum --help`` stays cheap.
+Thin over :func:`value_spectrum.api.asimulate` (the checks, the runner and the run directory are
+the library's); the library is imported inside the command so that ``value-spectrum --help``
+stays cheap.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -75,9 +76,13 @@ def _print_summary(s: RunSummary) -> None:
     detail = f"{s.sessions_run} now, {s.sessions_skipped} already done"
     if s.sessions_resumed:
         detail += f", {s.sessions_resumed} resumed"
+    if s.sessions_retried:
+        detail += f", {s.sessions_retried} retried after an error"
     table.add_row("sessions", f"{done}  ({detail})")
-    if s.status_counts.get("error"):
-        table.add_row("ended in error", str(s.status_counts["error"]))
+    if s.sessions_error:
+        table.add_row("ended in error", f"[red]{s.sessions_error}[/]")
+    if s.error_decisions:
+        table.add_row("error decisions", f"[red]{s.error_decisions}[/]")
     table.add_row("decisions", f"{s.decisions}  ({s.decisions_this_run} now)")
     table.add_row("outcomes", "  ".join(f"{k} {v}" for k, v in s.outcomes.items()))
     table.add_row("like rate", "n/a" if s.like_rate is None else f"{s.like_rate:.1%}")
@@ -105,40 +110,20 @@ def _print_summary(s: RunSummary) -> None:
         err_console.print(
             f"[yellow]interrupted:[/] finished sessions kept; {s.sessions_pending} unfinished. "
             "Re-run the same command to continue.", highlight=False)
+    elif s.failed:
+        err_console.print(
+            f"[red]failed:[/] {s.sessions_error} sessions ended in error, {s.error_decisions} decisions are errors; "
+            f"first: {s.first_error}", highlight=False, markup=True)
+        err_console.print(
+            "[yellow]fix the cause and re-run the same command:[/] sessions that ended in error continue from their "
+            "last good turn; finished ones are kept", highlight=False)
     elif s.sessions_finished:
         err_console.print(f"[dim]next: value-spectrum report {s.run_dir} --html report.html[/]", highlight=False)
 
 
-def _check_credentials(models: tuple[str, ...], api_base: str | None) -> None:
-    """Refuse, in one line and before any work, a model whose provider key is missing."""
-    llms = [m for m in models if m != "reference"]
-    if not llms:
-        return
-    from value_spectrum.agents.gateway import credentials_problem
-
-    for m in llms:
-        problem = credentials_problem(m, api_base)
-        if problem:
-            fail(problem)
-
-
-def _warn_unpriced(models: tuple[str, ...]) -> None:
-    """One warning per model that --max-cost cannot stop: litellm prices it at 0 or not at all."""
-    llms = [m for m in models if m != "reference"]
-    if not llms:
-        return
-    import litellm
-
-    for m in llms:
-        try:
-            info = litellm.get_model_info(m)
-            priced = bool(info.get("input_cost_per_token") or info.get("output_cost_per_token"))
-        except Exception:  # litellm raises its own error types for unmapped models
-            priced = False
-        if not priced:
-            err_console.print(
-                f"[yellow]--max-cost:[/] litellm has no price for {m}; its turns count as $0 and the "
-                "budget will not stop them (tokens are still counted)", highlight=False)
+def print_summary(s: RunSummary) -> None:
+    """The summary table and its notes (shared by ``probe`` and ``bench``)."""
+    _print_summary(s)
 
 
 def simulate(
@@ -186,72 +171,74 @@ def simulate(
     import asyncio
 
     from pydantic import ValidationError
-    from rich.logging import RichHandler
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from value_spectrum.runlog import RunDirError
-    from value_spectrum.runner.config import RunConfig
-    from value_spectrum.runner.local import run_batch
-    from value_spectrum.runner.services import Services
+    from value_spectrum.api import asimulate
+    from value_spectrum.runner.config import GatewayConfig
 
-    logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=err_console, show_path=False)], format="%(message)s")
-    options: dict[str, Any] = dict(
-        personas=tuple(personas or ()), models=tuple(model or ("reference",)), api_base=api_base,
-        sessions=sessions, steps=steps, feed=feed, modality=modality, strategy=strategy, seed=seed,
-        concurrency=concurrency, max_cost=max_cost, probe_every=probe_every, out=out, corpus=corpus,
-        embedder=embedder, temperature=temperature, cache=cache, record_latency=latency,
-        executor=executor, ray_address=ray_address, ray_actors=ray_actors, checkpoints=checkpoints,
-        gateway=dict(rpm=rpm, tpm=tpm, max_parallel_requests=max_parallel, timeout_s=timeout, num_retries=retries,
-                     rate_limit_retries=rate_limit_retries, fallbacks=tuple(fallback or ()),
-                     response_format=response_format),
-    )
+    setup_logging()
     try:
-        config = RunConfig(**options)
+        gateway = GatewayConfig(rpm=rpm, tpm=tpm, max_parallel_requests=max_parallel, timeout_s=timeout,
+                                num_retries=retries, rate_limit_retries=rate_limit_retries,
+                                fallbacks=tuple(fallback or ()),
+                                response_format=response_format)  # type: ignore[arg-type]
     except ValidationError as exc:
-        fail(error_line(exc, {"models": "model", "record_latency": "latency"}))
-    check_models(config.gateway, config.models)
-    _check_credentials(config.models, config.api_base)
-    check_modality(config.models, config.api_base, config.modality, config.gateway)
-    try:
-        services = Services(config)
-    except (ValueError, OSError, RuntimeError) as exc:
-        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    except KeyboardInterrupt:
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        fail(error_line(exc))
+    models = tuple(model or ("reference",))
+    check_models(gateway, models)
+    check_modality(models, api_base, modality, gateway)
     if ray_address is not None and executor != "ray":
         fail("--ray-address: only used with --executor ray")
     if ray_actors is not None and executor != "ray":
         fail("--ray-actors: only used with --executor ray")
-    if config.max_cost is not None:
-        _warn_unpriced(config.models)
-    if "reference" in config.models and not any(v.values is not None for v in services.corpus):
-        fail(f"--model reference chooses by the videos' value labels, and corpus {services.corpus.name!r} has none; "
-             "label it (see `value-spectrum corpus label`) or use an LLM viewer")
-
     progress = Progress(
         TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.fields[info]}"), console=err_console, disable=quiet or as_json, transient=False,
     )
     try:
         with progress:
-            summary = asyncio.run(
-                run_batch(config, services=services, observer=_Bars(progress), force_new=force_new, handle_signals=True)
-            )
-    except RunDirError as exc:
-        fail(str(exc))
-    except ImportError as exc:
-        fail(str(exc))
+            run = asyncio.run(asimulate(
+                personas=tuple(personas or ()), models=models, api_base=api_base, sessions=sessions, steps=steps,
+                feed=feed, modality=modality, strategy=strategy, seed=seed, concurrency=concurrency,  # type: ignore[arg-type]
+                max_cost=max_cost, probe_every=probe_every, out=out, corpus=corpus, embedder=embedder,
+                temperature=temperature, cache=cache, latency=latency, executor=executor, ray_address=ray_address,
+                ray_actors=ray_actors, checkpoints=checkpoints, gateway=gateway, force_new=force_new, observer=_Bars(progress), handle_signals=True,
+            ))
+    except ValidationError as exc:
+        fail(error_line(exc, {"models": "model", "record_latency": "latency"}))
+    except KeyboardInterrupt:  # before the run's own handler was in place: nothing to keep yet
+        err_console.print("[yellow]interrupted[/]", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except OSError as exc:  # the run directory cannot be written (a full disk, permissions)
         where = f"{exc.filename}: " if exc.filename else f"{out or 'the run directory'}: "
         fail(f"{where}{exc.strerror or exc}; fix that and run the same command again (finished sessions are kept)")
-    except KeyboardInterrupt:  # before the batch's own handler was in place: nothing to keep yet
-        err_console.print("[yellow]interrupted[/]", highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (ValueError, RuntimeError, ImportError) as exc:  # RunCheckError, RunDirError, RunInUseError
+        fail(one_line(exc))
+    finish(run.summary, as_json=as_json)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type when it has none)."""
+    text = str(exc).strip().strip("'\"")
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def setup_logging() -> None:
+    """Library warnings to stderr, one line each (the checks' warnings, a retried session)."""
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=err_console, show_path=False)],
+                        format="%(message)s")
+
+
+def finish(summary: RunSummary, *, as_json: bool) -> None:
+    """Print the summary and exit with the truth: 130 after Ctrl-C, 1 when a session ended in
+    error, a decision is an error or a session crashed, else 0."""
     if as_json:
         print_json(summary.to_dict())
     else:
         _print_summary(summary)
     if summary.stopped == "interrupt":
         raise typer.Exit(EXIT_INTERRUPTED)
-    if summary.sessions_failed:
+    if summary.failed:
         raise typer.Exit(EXIT_PARTIAL)

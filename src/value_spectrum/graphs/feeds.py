@@ -16,6 +16,10 @@ Built in (see :data:`FEED_POLICIES`):
 * ``search``: the viewer's search hits come first (queued in the order found), random otherwise.
 * ``replay``: one feed pre-drawn from the run seed (and session index) only, identical for every
   persona and model: paired comparisons.
+* ``items``: a fixed list of videos, in order (the preference benchmark's items).
+
+A user's own policy (any object with ``name`` and ``next(state, rng)``) goes wherever a name
+does: :func:`make_feed` returns it as it is, and the runner records it as ``user:<name>``.
 
 Example:
     >>> import random
@@ -33,7 +37,7 @@ import hashlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 
@@ -64,6 +68,7 @@ class FeedState:
     """Video ids returned by the viewer's searches, oldest first (may include seen ones)."""
 
 
+@runtime_checkable
 class FeedPolicy(Protocol):
     """Picks the next video."""
 
@@ -209,7 +214,32 @@ class ReplayFeed:
         return None
 
 
+class ItemsFeed:
+    """A fixed list of videos, shown in order (unseen ones only)."""
+
+    name = "items"
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.order = tuple(dict.fromkeys(ids))
+
+    def next(self, state: FeedState, rng: random.Random) -> str | None:
+        seen = set(state.seen)
+        for i in self.order:
+            if i not in seen:
+                return i
+        return None
+
+
 FeedFactory = Callable[..., FeedPolicy]
+"""``(videos, *, embeddings=None, feed_seed=0, items=(), **opts) -> FeedPolicy``."""
+
+FeedName = Literal["random", "balanced", "adaptive", "search", "replay", "items"]
+"""The built-in policy names, declared once: :data:`FEED_POLICIES` and ``RunConfig.feed`` derive
+from it."""
+FEED_NAMES: tuple[str, ...] = get_args(FeedName)
+"""The built-in policy names, in order."""
+USER_PREFIX = "user:"
+"""How a run records a user's own policy object: ``user:<its name>``."""
 
 
 def _random(videos: Sequence[Video], **_: Any) -> FeedPolicy:
@@ -237,24 +267,51 @@ def _replay(videos: Sequence[Video], *, feed_seed: int = 0, **_: Any) -> FeedPol
     return ReplayFeed([v.id for v in videos], feed_seed)
 
 
-FEED_POLICIES: dict[str, FeedFactory] = {
-    "random": _random,
-    "balanced": _balanced,
-    "adaptive": _adaptive,
-    "search": _search,
-    "replay": _replay,
-}
-"""Policy name -> factory ``(videos, *, embeddings=None, feed_seed=0, **opts) -> FeedPolicy``."""
+def _items(videos: Sequence[Video], *, items: Sequence[str] = (), **_: Any) -> FeedPolicy:
+    known = {v.id for v in videos}
+    missing = [i for i in items if i not in known]
+    if missing:
+        raise ValueError(f"items feed: video {missing[0]!r} is not in the corpus")
+    return ItemsFeed(items)
 
 
-def make_feed(name: str, videos: Sequence[Video], **opts: Any) -> FeedPolicy:
-    """Build the policy called ``name`` over ``videos``.
+FEED_POLICIES: Mapping[str, FeedFactory] = dict(
+    zip(FEED_NAMES, (_random, _balanced, _adaptive, _search, _replay, _items), strict=True)
+)
+"""Built-in policy name -> factory; pass ``registry=`` to :func:`make_feed` to add your own."""
+
+
+def check_feed_name(name: str, registry: Mapping[str, FeedFactory] | None = None) -> str:
+    """``name`` when it is a built-in or registered policy, or a user's object (``user:<name>``).
+
+    Raises:
+        ValueError: an unknown name, listing the known ones.
+    """
+    known = {**FEED_POLICIES, **(registry or {})}
+    if name in known or (name.startswith(USER_PREFIX) and len(name) > len(USER_PREFIX)):
+        return name
+    raise ValueError(f"unknown feed policy {name!r}; choose one of {sorted(known)}")
+
+
+def make_feed(
+    policy: str | FeedPolicy,
+    videos: Sequence[Video],
+    *,
+    registry: Mapping[str, FeedFactory] | None = None,
+    **opts: Any,
+) -> FeedPolicy:
+    """The policy ``policy`` over ``videos``: a user's policy object as it is, or the one
+    registered under that name (built-in, or in ``registry``).
 
     Raises:
         ValueError: an unknown name (the message lists the known ones) or a bad option.
     """
-    try:
-        factory = FEED_POLICIES[name]
-    except KeyError:
-        raise ValueError(f"unknown feed policy {name!r}; choose one of {sorted(FEED_POLICIES)}") from None
-    return factory(videos, **opts)
+    if not isinstance(policy, str):
+        if not isinstance(policy, FeedPolicy):
+            raise TypeError(f"a feed policy needs a name and next(state, rng); got {type(policy).__name__}")
+        return policy
+    known = {**FEED_POLICIES, **(registry or {})}
+    if policy.startswith(USER_PREFIX):
+        raise ValueError(f"feed {policy!r} was a user's policy object; pass the object itself (feed=...)")
+    check_feed_name(policy, registry)
+    return known[policy](videos, **opts)

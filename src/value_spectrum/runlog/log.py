@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -141,10 +141,11 @@ def trajectory_json(trajectory: Trajectory) -> str:
 
 @dataclass
 class SessionScan:
-    """What a scan of ``sessions/`` found."""
+    """What a scan of ``sessions/`` found (statuses only: the records are handed to a callback
+    one at a time, so a scan of a million sessions keeps none in memory)."""
 
-    finished: dict[str, Trajectory] = field(default_factory=dict)
-    """Valid records by session id (status finished or error)."""
+    statuses: dict[str, str] = field(default_factory=dict)
+    """Session id -> status (finished or error) of every valid planned record."""
     corrupt: list[str] = field(default_factory=list)
     """One line per unreadable record (moved aside as ``*.corrupt``, the session redone)."""
     stray: list[str] = field(default_factory=list)
@@ -301,13 +302,20 @@ class RunLog:
                 if problems is not None:
                     problems.append(str(exc))
 
-    def scan(self, planned: Iterable[str] | None = None, *, quarantine: bool = True) -> SessionScan:
+    def scan(
+        self,
+        planned: Iterable[str] | None = None,
+        *,
+        quarantine: bool = True,
+        on_record: Callable[[Trajectory], None] | None = None,
+    ) -> SessionScan:
         """Read every record; move unreadable ones aside (``<id>.json.corrupt``) so the session
         is redone, and report them.
 
         Args:
             planned: the session ids of the plan (None: accept any).
             quarantine: rename corrupt records (off for read-only inspection).
+            on_record: called with each valid planned record (then dropped).
 
         Raises:
             RunDirError: a record of another format version (never moved aside).
@@ -329,7 +337,9 @@ class RunLog:
             if wanted is not None and traj.session_id not in wanted:
                 scan.stray.append(traj.session_id)
                 continue
-            scan.finished[traj.session_id] = traj
+            scan.statuses[traj.session_id] = traj.status
+            if on_record is not None:
+                on_record(traj)
         return scan
 
     # ---- labels and personas ----------------------------------------------------------------

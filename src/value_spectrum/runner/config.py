@@ -13,13 +13,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from value_spectrum.graphs.feeds import FEED_NAMES, check_feed_name
 from value_spectrum.records import Modality
 
 Strategy = Literal["plain", "simple", "isq", "values"]
 """Prompt strategies (see ``personas/prompts.py``)."""
 
-FEEDS: tuple[str, ...] = ("random", "balanced", "adaptive", "search", "replay")
-"""Feed policy names (``graphs.feeds.FEED_POLICIES``)."""
+FEEDS: tuple[str, ...] = FEED_NAMES
+"""Built-in feed policy names (``graphs.feeds.FeedName``)."""
 
 RUNTIME_FIELDS: frozenset[str] = frozenset(
     {"concurrency", "max_cost", "out", "executor", "ray_address", "api_base", "gateway", "checkpoints", "ray_actors"}
@@ -97,7 +98,8 @@ class RunConfig(BaseModel):
     steps: int = Field(default=30, ge=1)
     """Decisions per session."""
     feed: str = "random"
-    """Feed policy: random | balanced | adaptive | search | replay."""
+    """Feed policy: random | balanced | adaptive | search | replay | items, or ``user:<name>`` for
+    a user's own policy object (given to the services)."""
     modality: Modality = "frames"
     """What the viewer is shown: frames | caption | title."""
     strategy: Strategy = "simple"
@@ -110,6 +112,8 @@ class RunConfig(BaseModel):
     """Budget in USD for this invocation; no new turn starts once it is spent."""
     probe_every: int = Field(default=0, ge=0)
     """Questionnaire probe every k turns (0: none)."""
+    instrument: str | None = None
+    """The questionnaire of the probes: an instrument id or file (None: the built-in items)."""
     out: Path | None = None
     """The run directory (default ``runs/<name derived from the identity>``)."""
     cache: bool = True
@@ -142,9 +146,7 @@ class RunConfig(BaseModel):
     @field_validator("feed")
     @classmethod
     def _known_feed(cls, v: str) -> str:
-        if v not in FEEDS:
-            raise ValueError(f"unknown feed policy {v!r}; choose one of {list(FEEDS)}")
-        return v
+        return check_feed_name(v)
 
     @field_validator("models")
     @classmethod

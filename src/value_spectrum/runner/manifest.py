@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
@@ -12,6 +10,7 @@ from typing import Any
 
 from value_spectrum.records import RunManifest
 from value_spectrum.runner.config import RunConfig
+from value_spectrum.runner.plan import Plan
 
 PACKAGES: tuple[str, ...] = (
     "value-spectrum", "langgraph", "langgraph-checkpoint-sqlite", "litellm", "pydantic",
@@ -56,14 +55,13 @@ def prompt_template_hash(strategy: str) -> str:
 
 
 def run_name(config: RunConfig) -> str:
-    """A deterministic name from the run's identity: the same command gives the same directory,
-    so re-running it continues."""
-    digest = hashlib.sha256(json.dumps(config.identity(), sort_keys=True).encode()).hexdigest()
-    return f"sim-{digest[:10]}"
+    """A deterministic name from a simulate run's identity: the same command gives the same
+    directory, so re-running it continues (``Plan.run_name``)."""
+    return Plan(config=config).run_name()
 
 
 def build_manifest(
-    config: RunConfig,
+    plan: Plan,
     *,
     run_id: str,
     persona_ids: tuple[str, ...],
@@ -72,11 +70,12 @@ def build_manifest(
     seeds: tuple[int, ...],
     created: str | None = None,
 ) -> RunManifest:
-    """The manifest of a new run."""
+    """The manifest of a new run (``config``: the plan's :meth:`~Plan.manifest_config`)."""
+    config = plan.config
     return RunManifest(
         run_id=run_id,
         created=created or datetime.now(UTC).isoformat(timespec="seconds"),
-        config=config.model_dump(mode="json"),
+        config=plan.manifest_config(),
         package_versions=package_versions(),
         git_revision=git_revision(),
         models=config.models,

@@ -1,18 +1,45 @@
-"""The plan of a batch: one :class:`SessionSpec` per (persona, model, session index), with ids
-and seeds derived from the run's identity only, so every invocation of the same command plans
-the same sessions."""
+"""What to run: a :class:`Plan` (simulate, probe, or the preference benchmark's fixed items) and
+its sessions, one :class:`SessionSpec` each, with ids and seeds derived from the plan's identity
+only, so every invocation of the same command plans the same sessions.
+
+* ``simulate``: personas x models x sessions over a feed (:class:`RunConfig`).
+* ``probe``: the same with a questionnaire every ``probe_every`` turns. Whenever probes are asked
+  (``simulate --probe-every`` too) the instrument (its id and a digest of its items) is part of
+  the identity, so another instrument is another run.
+* ``preference``: a fixed item list per value, asked in order (the ``items`` feed), with the
+  paper's question (``plain``) or a persona's like/skip question.
+
+Example:
+    >>> plan = Plan(config=RunConfig(personas=("carer",), steps=5))
+    >>> [s.session_id for s in plan.sessions(("carer",))]
+    ['carer--reference--000']
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from value_spectrum.graphs.feeds import derive_seed
 from value_spectrum.runner.config import RunConfig
 
 PLAIN_PERSONA = "plain"
 """The pseudo-persona id of the plain strategy (no persona shown)."""
+BENCHMARK = "preference"
+"""Feed name of the preference benchmark's sessions and ``config["benchmark"]`` of its manifest
+(``scoring.preference.BENCHMARK``)."""
+VALUE_KEY = "bench_value"
+"""``Trajectory.extra`` key naming the value of a preference session (``scoring.preference``)."""
+
+PlanKind = Literal["simulate", "probe", "preference"]
+"""The three experiments one runner runs."""
 
 
 @dataclass(frozen=True)
@@ -20,7 +47,8 @@ class SessionSpec:
     """One planned session."""
 
     session_id: str
-    """``<persona>--<model slug>--<index>``: unique in the run, stable across invocations."""
+    """Unique in the run, stable across invocations (``<persona>--<model slug>--<index>``;
+    ``<value>-<model slug>`` for the preference benchmark)."""
     persona_id: str
     """The persona (``plain`` for the plain strategy)."""
     model: str
@@ -31,6 +59,10 @@ class SessionSpec:
     """The session seed: from (run seed, persona, model, index)."""
     feed_seed: int
     """Seed of the replay feed: from (run seed, index) only, shared by every persona and model."""
+    items: tuple[str, ...] = ()
+    """Preference benchmark: the video ids asked, in order (empty: the plan's feed)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Provenance for ``Trajectory.extra`` (e.g. the value a preference session stands for)."""
 
 
 def model_slug(model: str) -> str:
@@ -41,30 +73,139 @@ def model_slug(model: str) -> str:
     return slug
 
 
-def build_plan(config: RunConfig, persona_ids: tuple[str, ...]) -> tuple[SessionSpec, ...]:
-    """Every session of the run, interleaved by model and persona so that a partial run covers
-    all pairs evenly.
+def _name_part(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-") or "x"
 
-    Args:
-        config: the run.
-        persona_ids: the resolved persona ids (ignored for the plain strategy).
+
+class Plan(BaseModel):
+    """What a run computes: the config, the experiment, and (for the benchmark) its items.
+
+    Example:
+        >>> Plan(config=RunConfig(steps=3)).run_name().startswith("sim-")
+        True
     """
-    personas = (PLAIN_PERSONA,) if config.strategy == "plain" else persona_ids
-    specs: list[SessionSpec] = []
-    for index in range(config.sessions):
-        for persona_id in personas:
-            for model in config.models:
-                specs.append(
-                    SessionSpec(
-                        session_id=f"{persona_id}--{model_slug(model)}--{index:03d}",
-                        persona_id=persona_id,
-                        model=model,
-                        index=index,
-                        seed=derive_seed("session", config.seed, persona_id, model, index),
-                        feed_seed=derive_seed("replay", config.seed, index),
-                    )
-                )
-    ids = [s.session_id for s in specs]
-    if len(set(ids)) != len(ids):
-        raise ValueError("two sessions got the same id; persona ids must be unique")
-    return tuple(specs)
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: RunConfig
+    """Personas, models, seeds, sessions, steps, feed, modality, strategy; and how to run."""
+    kind: PlanKind = "simulate"
+    """simulate | probe | preference."""
+    instrument: dict[str, str] = Field(default_factory=dict)
+    """Probe: ``{"id": ..., "digest": ...}`` of the questionnaire (part of the identity)."""
+    items: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Preference: value id -> the video ids asked for it, in order."""
+    item_source: str = ""
+    """Preference: how the items were chosen (``keyword-retrieval (...)`` or ``authored``)."""
+    per_value: int = 0
+    """Preference: items asked per value (at most)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Plan:
+        if self.kind == "preference" and not self.items:
+            raise ValueError("a preference plan needs items (value -> video ids)")
+        if self.kind == "probe" and self.config.probe_every < 1:
+            raise ValueError("a probe plan needs probe_every >= 1")
+        if self.kind == "simulate" and self.items:
+            raise ValueError("only a preference plan has fixed items")
+        return self
+
+    # ---- identity ---------------------------------------------------------------------------
+    def plan_fields(self) -> dict[str, Any]:
+        """The plan's own identity fields, stored in the manifest's ``config`` beside the
+        :class:`RunConfig` fields."""
+        out: dict[str, Any] = {"plan": self.kind}
+        if self.config.probe_every > 0:
+            out["instrument_digest"] = dict(self.instrument)
+        if self.kind == "preference":
+            out |= {"benchmark": BENCHMARK, "per_value": self.per_value, "item_source": self.item_source,
+                    "items": {k: list(v) for k, v in self.items.items()}}
+        return out
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that decides what the run computes (compared when a directory is reused)."""
+        return {**self.config.identity(), **self.plan_fields()}
+
+    def manifest_config(self) -> dict[str, Any]:
+        """The manifest's ``config``: every RunConfig field, then the plan's fields."""
+        return {**self.config.model_dump(mode="json"), **self.plan_fields()}
+
+    def differences(self, stored: Mapping[str, Any]) -> list[str]:
+        """``field: theirs in the manifest, ours now`` for every identity field that differs from
+        a manifest's stored config (a manifest without ``plan`` is a simulate run)."""
+        old = {"plan": "simulate", **stored}
+        plan_keys = {"plan", "instrument_digest", "items", "item_source", "benchmark", "per_value"}
+        diffs = self.config.differences({k: v for k, v in old.items() if k not in plan_keys})
+        mine = self.plan_fields()
+        for k in sorted(set(mine) | ((plan_keys - {"plan"}) & set(old)), key=lambda k: (k == "items", k)):
+            if mine.get(k) != old.get(k):
+                theirs, ours = old.get(k), mine.get(k)
+                if k == "items":  # the lists are long: say how many differ
+                    theirs = f"{len(theirs or {})} values"
+                    ours = f"{len(ours or {})} values, other videos"
+                diffs.append(f"{k}: {theirs!r} in the manifest, {ours!r} now")
+        return diffs
+
+    def run_name(self) -> str:
+        """A deterministic directory name from the identity: the same command gives the same
+        directory, so re-running it continues."""
+        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()
+        c = self.config
+        if self.kind == "simulate":
+            return f"sim-{digest[:10]}"
+        persona = PurePath(c.personas[0]).stem if c.personas and c.strategy != "plain" else ""
+        who = _name_part(f"{persona}-{c.models[0]}" if persona else c.models[0])
+        return f"{self.kind}-{who}-{digest[:8]}"
+
+    # ---- sessions ---------------------------------------------------------------------------
+    def sessions(self, persona_ids: tuple[str, ...]) -> tuple[SessionSpec, ...]:
+        """Every session of the run, interleaved by model and persona so that a partial run
+        covers all pairs evenly.
+
+        Args:
+            persona_ids: the resolved persona ids (ignored for the plain strategy).
+
+        Raises:
+            ValueError: two sessions got one id (persona ids must be unique).
+        """
+        c = self.config
+        personas = (PLAIN_PERSONA,) if c.strategy == "plain" else persona_ids
+        specs: list[SessionSpec] = []
+        if self.kind == "preference":
+            for persona_id in personas:
+                for model in c.models:
+                    who = model_slug(model) if len(personas) == 1 else f"{model_slug(model)}-{persona_id}"
+                    for value, videos in self.items.items():
+                        specs.append(SessionSpec(
+                            session_id=f"{value}-{who}", persona_id=persona_id, model=model, index=0,
+                            seed=derive_seed("session", c.seed, persona_id, model, value), feed_seed=0,
+                            items=tuple(videos), extra={VALUE_KEY: value, "items": self.item_source},
+                        ))
+        else:
+            for index in range(c.sessions):
+                for persona_id in personas:
+                    for model in c.models:
+                        specs.append(SessionSpec(
+                            session_id=f"{persona_id}--{model_slug(model)}--{index:03d}",
+                            persona_id=persona_id, model=model, index=index,
+                            seed=derive_seed("session", c.seed, persona_id, model, index),
+                            feed_seed=derive_seed("replay", c.seed, index),
+                        ))
+        ids = [s.session_id for s in specs]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two sessions got the same id; persona ids must be unique")
+        return tuple(specs)
+
+    def steps_of(self, spec: SessionSpec) -> int:
+        """Decisions in a full session of ``spec``."""
+        return len(spec.items) if spec.items else self.config.steps
+
+    def feed_name(self) -> str:
+        """The feed recorded in each trajectory."""
+        return BENCHMARK if self.kind == "preference" else self.config.feed
+
+
+def build_plan(config: RunConfig, persona_ids: tuple[str, ...]) -> tuple[SessionSpec, ...]:
+    """The sessions of a simulate (or probe) run of ``config``."""
+    kind: PlanKind = "simulate"
+    return Plan(config=config, kind=kind).sessions(persona_ids)

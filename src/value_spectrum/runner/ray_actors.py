@@ -50,6 +50,8 @@ class WorkerJob:
     """``RunConfig.model_dump_json()``."""
     run_dir: str
     """The run directory (where SQLite checkpoint files go when ``checkpoints`` is None)."""
+    plan_json: str = ""
+    """``Plan.model_dump_json()`` (empty: a simulate plan of the config)."""
     checkpoints: str | None = None
     """``--checkpoints``: None (per-session SQLite files in the run directory) or a URL."""
     durability: str = "sync"
@@ -69,10 +71,12 @@ class SessionWorker:
 
     def __init__(self, job: WorkerJob) -> None:
         from value_spectrum.runner.config import RunConfig
+        from value_spectrum.runner.plan import Plan
         from value_spectrum.runner.services import Services
 
         self.job = job
         self.config = RunConfig.model_validate_json(job.config_json)
+        self.plan = Plan.model_validate_json(job.plan_json) if job.plan_json else Plan(config=self.config)
         given = job.given
         if given is not None and not isinstance(given, dict):
             import ray
@@ -119,7 +123,8 @@ class SessionWorker:
         """Run or resume one session: yields ``("step", json)`` per decision, then one
         ``("done", json)`` / ``("drained", reason)`` / ``("failed", text)``."""
         queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        task = asyncio.create_task(self._session(SessionSpec(**spec), retry_error, queue))
+        session = SessionSpec(**{**spec, "items": tuple(spec.get("items", ()))})
+        task = asyncio.create_task(self._session(session, retry_error, queue))
         try:
             while True:
                 item = await queue.get()
@@ -164,16 +169,17 @@ class SessionWorker:
         from langgraph.runtime import RunControl
 
         from value_spectrum.graphs.driver import load_checkpoint, run_session
-        from value_spectrum.runner.local import session_meta
+        from value_spectrum.runner.runner import session_meta
 
         sid = spec.session_id
         try:
             async with contextlib.AsyncExitStack() as stack:
                 graph = await self._graph(sid, stack)
                 context = self.services.context(
-                    spec, on_step=lambda step: queue.put_nowait(("step", step.model_dump_json()))
+                    spec, max_steps=self.plan.steps_of(spec),
+                    on_step=lambda step: queue.put_nowait(("step", step.model_dump_json())),
                 )
-                meta = session_meta(self.config, spec, self.services.viewer_extra(context.viewer, context.persona))
+                meta = session_meta(self.plan, spec, self.services.viewer_extra(context.viewer, context.persona))
                 checkpoint = await load_checkpoint(graph, sid)
                 if checkpoint[0] is not None and not checkpoint[1]:
                     queue.put_nowait(("resumed", str(checkpoint[0].get("turn", 0))))

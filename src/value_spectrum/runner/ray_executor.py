@@ -1,39 +1,47 @@
-"""The Ray executor: each session a Ray task, results written to a shared run directory.
+"""The Ray executor: the second implementation of the runner's
+:class:`~value_spectrum.runner.runner.Executor` protocol, on Ray async actors
+(:mod:`~value_spectrum.runner.ray_actors`: about one actor per cluster CPU, each running many
+sessions on its event loop; every decision and ended session streamed back to the driver, which
+writes the records through the run log).
 
 Ray is optional (``pip install 'value-spectrum[ray]'``) and imported only here, inside the
-functions. Every task rebuilds the services from the config (cached once per worker process),
-runs its session with a checkpoint database of its own (``checkpoints/<session_id>.sqlite``
-in the run directory, so no two machines write one SQLite file), writes the record atomically
-and returns a small summary. The driver only plans, launches, watches the budget and summarises;
-re-running continues exactly as with the local executor.
+functions. Every actor rebuilds the services from the plan's config plus whatever the caller
+passed to :class:`~value_spectrum.runner.services.Services` (a corpus, personas, a viewer factory,
+a feed policy, a strategy: shipped once with ``ray.put``). Re-running continues exactly as with
+the local executor (sessions that ended in error continue from their last good turn).
 
-The run directory must be on a file system every node can reach (NFS, a mounted bucket); for
-many machines a LangGraph Postgres checkpointer is the better home for checkpoints (see
-``docs/simulation.md``).
+:func:`run_session_job` is the body of one session as a plain function (any executor, or a test,
+can call it). With the SQLite default each session keeps a checkpoint database of its own in the
+run directory's ``checkpoints/`` (which then must be on a file system every node reaches); with
+``--checkpoints postgresql://...`` nothing needs sharing (see ``docs/simulation.md``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import sys
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from value_spectrum.records import Step, Trajectory
 from value_spectrum.runlog import RunLog
 from value_spectrum.runner.config import RunConfig
-from value_spectrum.runner.plan import SessionSpec, build_plan
+from value_spectrum.runner.plan import Plan, SessionSpec
 from value_spectrum.runner.services import Services
-from value_spectrum.runner.summary import RunSummary
+
+if TYPE_CHECKING:
+    from value_spectrum.runner.runner import Runner
 
 logger = logging.getLogger(__name__)
 
 RAY_MISSING = "the Ray executor needs ray: pip install 'value-spectrum[ray]' (or use --executor local)"
 """The error when ray is not installed."""
+
+_WORKER_SERVICES: dict[tuple[str, str], Services] = {}
+"""Per worker process: (plan JSON, id of the shipped parts) -> services (a corpus or an index
+loads once per worker, not once per session)."""
 
 
 def _import_ray() -> Any:
@@ -44,29 +52,36 @@ def _import_ray() -> Any:
     return ray
 
 
-@functools.lru_cache(maxsize=2)
-def _worker_services(config_json: str) -> Services:
-    """One set of services per worker process and config (loading a corpus or an index once)."""
-    return Services(RunConfig.model_validate_json(config_json))
+def _worker_services(plan: Plan, plan_json: str, given: dict[str, Any] | None, given_key: str) -> Services:
+    key = (plan_json, given_key)
+    if key not in _WORKER_SERVICES:
+        if len(_WORKER_SERVICES) >= 2:
+            _WORKER_SERVICES.clear()
+        _WORKER_SERVICES[key] = Services(plan.config, **(given or {}))
+    return _WORKER_SERVICES[key]
 
 
-async def _run_job(config_json: str, spec: SessionSpec, run_dir: str) -> dict[str, Any]:
+async def _run_job(plan_json: str, spec: SessionSpec, run_dir: str, given: dict[str, Any] | None,
+                   given_key: str, retry_error: bool) -> dict[str, Any]:
     from value_spectrum.graphs.driver import run_session
     from value_spectrum.graphs.session import build_session_graph
     from value_spectrum.runner._checkpoints import open_checkpoints
-    from value_spectrum.runner.local import session_meta
+    from value_spectrum.runner.runner import session_meta
 
-    services = _worker_services(config_json)
-    rundir = RunLog(Path(run_dir))
-    db = rundir.checkpoint_dir / f"{spec.session_id}.sqlite"
+    plan = Plan.model_validate_json(plan_json)
+    services = _worker_services(plan, plan_json, given, given_key)
+    log = RunLog(Path(run_dir))
+    db = log.checkpoint_dir / f"{spec.session_id}.sqlite"
     async with open_checkpoints(db) as saver:
         graph = build_session_graph(saver)
-        context = services.context(spec)
-        meta = session_meta(services.config, spec, services.viewer_extra(context.viewer, context.persona))
-        trajectory = await run_session(graph, meta, context)
-    rundir.write_session(trajectory)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+        context = services.context(spec, max_steps=plan.steps_of(spec))
+        meta = session_meta(plan, spec, services.viewer_extra(context.viewer, context.persona))
+        retry: dict[str, Any] = {"retry_error": True} if retry_error else {}
+        trajectory = await run_session(graph, meta, context, **retry)
+    log.write_session(trajectory)
+    if trajectory.status != "error":  # an error-ended session keeps its database for a retry
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
     return {
         "session_id": trajectory.session_id,
         "status": trajectory.status,
@@ -75,97 +90,81 @@ async def _run_job(config_json: str, spec: SessionSpec, run_dir: str) -> dict[st
     }
 
 
-def run_session_job(config_json: str, spec: dict[str, Any], run_dir: str) -> dict[str, Any]:
+def run_session_job(
+    config_json: str,
+    spec: dict[str, Any],
+    run_dir: str,
+    *,
+    plan_json: str | None = None,
+    given: dict[str, Any] | None = None,
+    given_key: str = "",
+    retry_error: bool = False,
+) -> dict[str, Any]:
     """The body of one Ray task (a plain function, so any executor, or a test, can call it):
     run or resume one planned session and write its record into ``run_dir``.
 
     Args:
-        config_json: ``RunConfig.model_dump_json()``.
+        config_json: ``RunConfig.model_dump_json()`` (a simulate plan of it, unless
+            ``plan_json`` is given).
         spec: ``dataclasses.asdict(SessionSpec)``.
         run_dir: the shared run directory.
+        plan_json: ``Plan.model_dump_json()``.
+        given: the caller's service parts (``Services.given``).
+        given_key: names ``given`` for the per-worker cache (the object ref's hex).
+        retry_error: continue a session that ended in error from its last good turn.
 
     Returns:
         ``session_id``, ``status``, ``steps``, ``cost_usd``.
     """
-    return asyncio.run(_run_job(config_json, SessionSpec(**spec), run_dir))
+    if plan_json is None:
+        plan_json = Plan(config=RunConfig.model_validate_json(config_json)).model_dump_json()
+    session = SessionSpec(**{**spec, "items": tuple(spec.get("items", ()))})
+    return asyncio.run(_run_job(plan_json, session, run_dir, given, given_key, retry_error))
 
 
-async def run_batch_ray(
-    config: RunConfig,
-    *,
-    services: Services | None = None,
-    observer: Any = None,
-    force_new: bool = False,
-) -> RunSummary:
-    """Run or continue a batch on Ray async actors (:mod:`~value_spectrum.runner.ray_actors`;
-    ``ray.init(address=config.ray_address)`` unless Ray is initialised already).
+class RayExecutor:
+    """Sessions on Ray async actors (``ray.init(address=plan.config.ray_address)`` unless Ray is
+    already initialised; ``plan.config.ray_actors`` actors, default one per cluster CPU).
 
-    At most ``config.concurrency`` sessions are in flight in the whole cluster; once
-    ``config.max_cost`` is spent no new turn starts (running sessions drain at their next node,
-    resumable).
-
-    Raises:
-        ImportError: ray is not installed (:data:`RAY_MISSING`).
+    At most ``concurrency`` sessions are in flight in the whole cluster; once ``max_cost`` is
+    spent no new turn starts (running sessions drain at their next node, resumable).
     """
-    ray = _import_ray()
-    from value_spectrum.runner.local import prepare_run_dir
-    from value_spectrum.runner.ray_actors import ActorPool, Sink, WorkerJob
 
-    start = time.perf_counter()
-    services = services or Services(config)
-    specs = build_plan(config, services.persona_ids)
-    rundir = prepare_run_dir(config, services, specs, force_new=force_new)
-    scan = rundir.scan(s.session_id for s in specs)
-    summary = RunSummary(run_dir=str(rundir.path), run_id=rundir.path.name, sessions_planned=len(specs),
-                         sessions_skipped=len(scan.finished), corrupt=list(scan.corrupt))
-    todo = [s for s in specs if s.session_id not in scan.finished]
-    if observer is not None:
-        observer.on_plan(len(specs), len(scan.finished), config.steps)
-    if not ray.is_initialized():
-        ray.init(address=config.ray_address, ignore_reinit_error=True, log_to_driver=False)
-    state: dict[str, Any] = {"spent": 0.0, "decisions": 0, "stopped": None}
-    if config.max_cost is not None and config.max_cost <= 0 and todo:
-        state["stopped"] = "budget"
+    name = "ray"
 
-    def on_step(step: Step) -> None:
-        state["spent"] += step.usage.cost_usd
-        state["decisions"] += 1
-        if observer is not None:
-            observer.on_step(step)
-        if config.max_cost is not None and state["spent"] >= config.max_cost and state["stopped"] is None:
-            state["stopped"] = "budget"
-            logger.warning("stopping the batch: budget")
+    async def execute(self, runner: Runner, todo: Sequence[SessionSpec]) -> None:
+        """Run ``todo`` (see :class:`~value_spectrum.runner.runner.Executor`).
 
-    async def on_trajectory(trajectory: Trajectory) -> None:
-        await asyncio.to_thread(rundir.write_session, trajectory)
-        summary.sessions_run += 1
-        if observer is not None:
-            observer.on_session_end(trajectory)
+        Raises:
+            ImportError: ray is not installed (:data:`RAY_MISSING`).
+        """
+        ray = _import_ray()
+        if not todo:
+            return
+        from value_spectrum.runner.ray_actors import ActorPool, Sink, WorkerJob
 
-    def on_failed(spec: SessionSpec, text: str) -> None:
-        summary.sessions_failed.append(f"{spec.session_id}: {text}")
+        config = runner.plan.config
+        if not ray.is_initialized():
+            ray.init(address=config.ray_address, ignore_reinit_error=True, log_to_driver=False)
+        given = runner.services.given or None
 
-    def on_resumed(spec: SessionSpec) -> None:
-        summary.sessions_resumed += 1
+        def on_failed(spec: SessionSpec, text: str) -> None:
+            runner.summary.sessions_failed.append(f"{spec.session_id}: {text}")
 
-    job = WorkerJob(config_json=config.model_dump_json(), run_dir=str(rundir.path),
-                    checkpoints=config.checkpoints)
-    pool = ActorPool(ray, job, actors=config.ray_actors, concurrency=config.concurrency)
-    # Ray prints its cluster events ("node ... marked dead") on stdout; keep stdout for the
-    # caller (``simulate --json``) and send them to stderr
-    with contextlib.redirect_stdout(sys.stderr):
-        if todo and state["stopped"] is None:
+        def on_resumed(spec: SessionSpec) -> None:
+            runner.summary.sessions_resumed += 1
+
+        job = WorkerJob(config_json=config.model_dump_json(), plan_json=runner.plan.model_dump_json(),
+                        run_dir=str(runner.log.path), checkpoints=config.checkpoints,
+                        given=ray.put(given) if given else None)
+        pool = ActorPool(ray, job, actors=config.ray_actors, concurrency=config.concurrency)
+        sink = Sink(on_step=runner.on_step, on_trajectory=runner.session_ended, on_failed=on_failed,
+                    stop_reason=lambda: runner.stop_reason, on_resumed=on_resumed)
+        # Ray prints its cluster events ("node ... marked dead") on stdout; keep stdout for the
+        # caller (``simulate --json``) and send them to stderr
+        with contextlib.redirect_stdout(sys.stderr):
             await pool.start()
             try:
-                await pool.run(todo, Sink(on_step=on_step, on_trajectory=on_trajectory, on_failed=on_failed,
-                                          stop_reason=lambda: state["stopped"], on_resumed=on_resumed))
+                await pool.run(todo, sink, retry=frozenset(runner.retry))
             finally:
                 await pool.close()
-    finished = rundir.scan([s.session_id for s in specs], quarantine=False).finished
-    summary.sessions_pending = len(specs) - len(finished)
-    summary.add_trajectories(finished[s.session_id] for s in specs if s.session_id in finished)
-    summary.cost_usd_this_run = round(state["spent"], 8)
-    summary.decisions_this_run = state["decisions"]
-    summary.stopped = state["stopped"]
-    summary.elapsed_s = round(time.perf_counter() - start, 3)
-    return summary

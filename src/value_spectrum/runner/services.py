@@ -1,11 +1,16 @@
-"""Build the services of a batch from its :class:`RunConfig`: corpus, personas, viewers, feed
-policies, search tool, probe hook; and one :class:`SessionContext` per planned session.
+"""The services of a run: corpus, personas, viewers, feed policies, search tool, probe hook; and
+one :class:`SessionContext` per planned session.
+
+Services are passed explicitly: whatever a user gives (a corpus, personas, a viewer factory, a
+feed policy object or registry, a probe hook) reaches every executor: the local one uses this
+object, the Ray executor ships the user's parts to its workers (:attr:`Services.given`).
 
 Heavy things (litellm, the embedder, the index) load only when the config needs them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,9 +19,16 @@ from typing import Any
 import numpy as np
 
 from value_spectrum.agents.base import SearchTool, Viewer
-from value_spectrum.graphs.feeds import FeedPolicy, make_feed
+from value_spectrum.graphs.feeds import (
+    USER_PREFIX,
+    FeedFactory,
+    FeedPolicy,
+    check_feed_name,
+    make_feed,
+)
 from value_spectrum.graphs.session import ProbeHook, SessionContext, StepHook
 from value_spectrum.personas.model import Persona
+from value_spectrum.personas.questionnaire import Instrument
 from value_spectrum.retrieval.corpus import Corpus
 from value_spectrum.runner.config import RunConfig
 from value_spectrum.runner.plan import PLAIN_PERSONA, SessionSpec
@@ -52,8 +64,15 @@ def resolve_personas(specs: tuple[str, ...]) -> tuple[Persona, ...]:
     return tuple(out)
 
 
+def instrument_digest(instrument: Instrument) -> dict[str, str]:
+    """``{"id", "digest"}`` of an instrument: the digest covers every item and the scale, so an
+    edited file is another instrument."""
+    text = instrument.model_dump_json()
+    return {"id": instrument.id, "digest": hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]}
+
+
 class Services:
-    """Everything the sessions of one batch share.
+    """Everything the sessions of one run share.
 
     Args:
         config: the run.
@@ -65,7 +84,13 @@ class Services:
         embeddings: video vectors for the adaptive feed (default: from the index built with
             ``config.embedder``).
         search: the search tool (default: the index's search when the feed is ``search``).
-        probe: the probe hook (default: ``agents.ask_questionnaire`` when ``probe_every``).
+        probe: the probe hook (default: ``agents.ask_questionnaire`` with ``config.instrument``
+            when ``probe_every``).
+        feed: a user's feed policy object (``config.feed`` must then be ``user:<its name>``).
+        feeds: more named feed factories, beside the built-in ones.
+
+    Raises:
+        ValueError: an unknown persona, feed or instrument; a user feed without its object.
     """
 
     def __init__(
@@ -78,10 +103,27 @@ class Services:
         embeddings: Mapping[str, np.ndarray] | None = None,
         search: SearchTool | None = None,
         probe: ProbeHook | None = None,
+        feed: FeedPolicy | None = None,
+        feeds: Mapping[str, FeedFactory] | None = None,
     ) -> None:
         from value_spectrum.retrieval.corpus import load_corpus
 
+        self.given: dict[str, Any] = {
+            k: v
+            for k, v in dict(corpus=corpus, personas=personas, viewer_factory=viewer_factory,
+                             embeddings=embeddings, search=search, probe=probe, feed=feed,
+                             feeds=feeds).items()
+            if v is not None
+        }
+        """What the caller passed (shipped to remote executors; the rest is rebuilt there)."""
         self.config = config
+        self._registry = dict(feeds or {})
+        check_feed_name(config.feed, self._registry)
+        self._user_feed = feed
+        if feed is not None and config.feed != f"{USER_PREFIX}{feed.name}":
+            raise ValueError(f"feed: a policy object needs config.feed = {USER_PREFIX + feed.name!r}, got {config.feed!r}")
+        if feed is None and config.feed.startswith(USER_PREFIX):
+            raise ValueError(f"feed {config.feed!r} was a user's policy object; pass the object itself (feed=...)")
         self.corpus = corpus if corpus is not None else load_corpus(config.corpus)
         self.personas = personas if personas is not None else resolve_personas(config.personas)
         self._persona_by_id = {p.id: p for p in self.personas}
@@ -96,9 +138,14 @@ class Services:
         self.search = search
         if search is None and config.feed == "search":
             self.search = self._index_search()
+        self.instrument: Instrument | None = None
+        if config.probe_every > 0:
+            from value_spectrum.personas.instruments import load_instrument
+
+            self.instrument = load_instrument(config.instrument)
         self.probe = probe
-        if probe is None and config.probe_every > 0:
-            self.probe = _questionnaire_probe()
+        if probe is None and self.instrument is not None:
+            self.probe = _questionnaire_probe(self.instrument)
         self._feeds: dict[int | None, FeedPolicy] = {}
 
     # ---- index-backed services -------------------------------------------------------------
@@ -116,24 +163,21 @@ class Services:
         vectors = opened.index.get_vectors(ids)
         return {i: np.asarray(vectors[n]) for n, i in enumerate(ids)}
 
-    def _index_search(self) -> SearchTool | None:
-        try:
-            from value_spectrum.retrieval import search as search_mod
-        except ImportError:
-            logger.warning("retrieval.search is not available; the search feed runs without a search tool")
-            return None
+    def _index_search(self) -> SearchTool:
+        from value_spectrum.retrieval.search import VideoSearch
+
         opened = self._opened_index()
-        maker = getattr(search_mod, "VideoSearch", None)
-        if maker is None:
-            return None
-        tool: SearchTool = maker(opened.index, opened.embedder, opened.corpus)
-        return tool
+        return VideoSearch(opened.index, opened.embedder, opened.corpus)
 
     # ---- per session ------------------------------------------------------------------------
     @property
     def persona_ids(self) -> tuple[str, ...]:
         """Persona ids, in the given order."""
         return tuple(p.id for p in self.personas)
+
+    def instrument_identity(self) -> dict[str, str]:
+        """The probe instrument's id and digest ({} without probes)."""
+        return {} if self.instrument is None else instrument_digest(self.instrument)
 
     def persona(self, spec: SessionSpec) -> Persona | None:
         """The persona of a session (None for the plain strategy)."""
@@ -164,18 +208,25 @@ class Services:
         return self._shared_viewers[spec.model]
 
     def feed(self, spec: SessionSpec) -> FeedPolicy:
-        """The feed policy of a session (replay: one per session index)."""
+        """The feed policy of a session (replay: one per session index; items: its own list)."""
+        if spec.items:
+            return make_feed("items", self.corpus.videos, items=spec.items)
+        if self._user_feed is not None:
+            return self._user_feed
         key = spec.index if self.config.feed == "replay" else None
         if key not in self._feeds:
             self._feeds[key] = make_feed(
                 self.config.feed,
                 self.corpus.videos,
+                registry=self._registry,
                 embeddings=self._embeddings,
                 feed_seed=spec.feed_seed,
             )
         return self._feeds[key]
 
-    def context(self, spec: SessionSpec, *, on_step: StepHook | None = None) -> SessionContext:
+    def context(
+        self, spec: SessionSpec, *, max_steps: int | None = None, on_step: StepHook | None = None
+    ) -> SessionContext:
         """The runtime context of a session's graph."""
         viewer = self.viewer(spec)
         return SessionContext(
@@ -184,12 +235,12 @@ class Services:
             persona=self.persona(spec),
             feed=self.feed(spec),
             seed=spec.seed,
-            max_steps=self.config.steps,
+            max_steps=self.config.steps if max_steps is None else max_steps,
             search=self.search,
             probe=self.probe,
             probe_every=self.config.probe_every,
             modality=self.config.modality,
-            render_keyframes=getattr(viewer, "name", "") != "reference",
+            render_keyframes=viewer.wants_images,
             max_consecutive_errors=self.config.max_consecutive_errors,
             record_latency=self.config.record_latency,
             on_step=on_step,
@@ -205,32 +256,23 @@ class Services:
         return modes
 
     def viewer_extra(self, viewer: Viewer, persona: Persona | None = None) -> dict[str, Any]:
-        """Provenance of a viewer for ``Trajectory.extra`` (a viewer with ``describe_session``,
-        such as the reference viewer, also records what it was given for this persona)."""
-        describe = getattr(viewer, "describe_session", None)
-        if not callable(describe):
-            plain = getattr(viewer, "describe", None)
-            describe = (lambda _p: plain()) if callable(plain) else None
-        if describe is not None:
-            try:
-                return {"viewer": describe(persona)}
-            except Exception:  # provenance must never break a session
-                logger.debug("viewer.describe() failed", exc_info=True)
-        return {}
+        """Provenance of a viewer for ``Trajectory.extra``: its ``describe()``, or for a viewer
+        that also records what it was given for this persona (the reference viewer's
+        ``describe_session``), that."""
+        # describe_session is an optional extra of the reference viewer (issue 11), not part of
+        # the Viewer protocol; describe() is
+        per_session = getattr(viewer, "describe_session", None)
+        if callable(per_session):
+            return {"viewer": per_session(persona)}
+        return {"viewer": viewer.describe()}
 
 
-def _questionnaire_probe() -> ProbeHook:
-    """The default probe: the built-in instrument through ``agents.ask_questionnaire``."""
-    from value_spectrum.personas.instruments import load_instrument
-
-    instrument = load_instrument(None)
+def _questionnaire_probe(instrument: Instrument) -> ProbeHook:
+    """The default probe: ``instrument`` through ``agents.ask_questionnaire``."""
 
     async def probe(persona: Persona | None, viewer: Viewer, after_turn: int) -> Any:
-        from value_spectrum import agents
+        from value_spectrum.agents import ask_questionnaire
 
-        ask = getattr(agents, "ask_questionnaire", None)
-        if ask is None:
-            raise RuntimeError("agents.ask_questionnaire is not available in this version")
-        return await ask(viewer, persona, instrument, after_turn=after_turn)
+        return await ask_questionnaire(viewer, persona, instrument, after_turn=after_turn)
 
     return probe

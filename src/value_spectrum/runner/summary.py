@@ -1,5 +1,6 @@
-"""What a batch did: counts, outcomes, tokens, cost, time. The CLI prints it; ``--json`` emits
-:meth:`RunSummary.to_dict`."""
+"""What a run did: counts, outcomes, errors, tokens, cost, time. The CLI prints it; ``--json``
+emits :meth:`RunSummary.to_dict`. It is aggregated as sessions end (:meth:`RunSummary.add`), so
+memory does not grow with the run."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ class RunSummary:
     """Sessions already finished before (not redone)."""
     sessions_resumed: int = 0
     """Sessions this invocation continued from a checkpoint."""
+    sessions_retried: int = 0
+    """Sessions that had ended in error and were continued from their last good turn."""
     sessions_pending: int = 0
     """Sessions left unfinished (budget or interrupt): the next invocation continues them."""
     sessions_failed: list[str] = field(default_factory=list)
@@ -72,6 +75,7 @@ class RunSummary:
     """Spent by this invocation (budgeted by --max-cost), finished sessions or not."""
     decisions_this_run: int = 0
     """Steps recorded by this invocation."""
+    _cost: float = field(default=0.0, repr=False)
     elapsed_s: float = 0.0
     """Wall time of this invocation."""
     stopped: str | None = None
@@ -82,34 +86,69 @@ class RunSummary:
     """Decisions taken from a repair turn's reply (the first reply is kept in the step)."""
     retries: int | None = None
     """Provider retries the model clients reported (None: none reported them)."""
+    sessions_error: int = 0
+    """Ended sessions whose status is ``error`` (too many failed turns in a row)."""
+    error_decisions: int = 0
+    """Decisions with outcome ``error`` over every ended session."""
+    first_error: str = ""
+    """The first error text met (a session's ``error``, else a decision's), for the summary line."""
+    warnings: list[str] = field(default_factory=list)
+    """Warnings of the checks before the run (e.g. a model ``max_cost`` cannot stop)."""
+
+    @property
+    def failed(self) -> bool:
+        """True when any session ended in error, any decision is an ``error`` outcome, or a
+        session crashed: the command exits 1."""
+        return bool(self.sessions_error or self.error_decisions or self.sessions_failed)
+
+    def add(self, t: Trajectory) -> None:
+        """Count one ended session (then the trajectory can be dropped)."""
+        if not self.outcomes:
+            self.outcomes = {o.value: 0 for o in Outcome}
+        self.sessions_finished += 1
+        self.status_counts[t.status] = self.status_counts.get(t.status, 0) + 1
+        counts = ReplyCounts(self.repairs, self.repaired, self.retries)
+        counts.add(t)
+        self.repairs, self.repaired, self.retries = counts.repairs, counts.repaired, counts.retries
+        errors = 0
+        first_step_error = ""
+        for s in t.steps:
+            self.outcomes[s.outcome.value] += 1
+            if s.outcome is Outcome.ERROR:
+                errors += 1
+                first_step_error = first_step_error or s.error
+        self.decisions += len(t.steps)
+        self.error_decisions += errors
+        self.prompt_tokens += t.usage.prompt_tokens
+        self.completion_tokens += t.usage.completion_tokens
+        self._cost += t.usage.cost_usd
+        self.cost_usd = round(self._cost, 8)
+        if t.status == "error":
+            self.sessions_error += 1
+        if not self.first_error:
+            if t.status == "error" and t.error:
+                self.first_error = f"{t.session_id}: {t.error}"
+            elif first_step_error:
+                self.first_error = f"{t.session_id}: {first_step_error}"
+
+    def finish(self) -> None:
+        """Fill the derived figures (like rate; the first crash as first error)."""
+        if not self.outcomes:
+            self.outcomes = {o.value: 0 for o in Outcome}
+        chosen = self.outcomes["like"] + self.outcomes["skip"]
+        self.like_rate = self.outcomes["like"] / chosen if chosen else None
+        if not self.first_error and self.sessions_failed:
+            self.first_error = self.sessions_failed[0]
 
     def add_trajectories(self, trajectories: Iterable[Trajectory]) -> None:
-        """Fill the run-wide totals from the finished sessions."""
-        outcomes = {o.value: 0 for o in Outcome}
-        statuses: dict[str, int] = {}
-        n = decisions = pt = ct = 0
-        cost = 0.0
-        counts = ReplyCounts()
+        """:meth:`add` each, then :meth:`finish`."""
         for t in trajectories:
-            counts.add(t)
-            n += 1
-            statuses[t.status] = statuses.get(t.status, 0) + 1
-            for k, v in t.outcome_counts().items():
-                outcomes[k] += v
-            decisions += len(t.steps)
-            pt += t.usage.prompt_tokens
-            ct += t.usage.completion_tokens
-            cost += t.usage.cost_usd
-        self.sessions_finished = n
-        self.status_counts = statuses
-        self.outcomes = outcomes
-        self.decisions = decisions
-        self.prompt_tokens, self.completion_tokens = pt, ct
-        self.cost_usd = round(cost, 8)
-        self.repairs, self.repaired, self.retries = counts.repairs, counts.repaired, counts.retries
-        chosen = outcomes["like"] + outcomes["skip"]
-        self.like_rate = outcomes["like"] / chosen if chosen else None
+            self.add(t)
+        self.finish()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return asdict(self)
+        """JSON-ready (with ``failed``)."""
+        out = asdict(self)
+        out.pop("_cost", None)
+        out["failed"] = self.failed
+        return out

@@ -285,3 +285,37 @@ class Report(_Model):
     """Files that could not be read."""
     usage: list[UsageRow] = Field(default_factory=list)
     """Turns, tokens, images, retries, repairs and cost per model, then 'all'."""
+
+    # ---- for Python callers (value_spectrum.score) -----------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly what ``value-spectrum report RUN --json`` prints."""
+        return self.model_dump(mode="json")
+
+    def groups_frame(self) -> Any:
+        """One row per persona x model: counts, like rate, alignment, recovery, steerability,
+        and the revealed profile as ``revealed_<value>`` columns (a pandas DataFrame)."""
+        import pandas as pd
+
+        rows: list[dict[str, Any]] = []
+        for g in self.groups:
+            row: dict[str, Any] = {
+                "persona_id": g.persona_id, "persona_name": g.persona_name, "model": g.model,
+                "n_sessions": g.n_sessions, "n_decisions": g.n_decisions, "unlabelled": g.unlabelled,
+                "like_rate": g.like_rate_overall, "alignment": g.alignment, "pearson": g.pearson,
+                "recovery": g.recovery, "steerability_pp": g.steerability_pp,
+                "revealed_reason": g.revealed_reason,
+            }
+            row |= {f"outcome_{k}": v for k, v in g.outcomes.items()}
+            row |= {f"revealed_{k}": v for k, v in (g.revealed or {}).items()}
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def decisions_frame(self) -> Any:
+        """One row per decision of the run (the ``export`` columns: each joined with the video's
+        labels and the persona's target; a pandas DataFrame), read from the run directory."""
+        import pandas as pd
+
+        from value_spectrum.scoring.rundir import read_run
+        from value_spectrum.scoring.tidy import DECISION_COLUMNS, decision_rows
+
+        return pd.DataFrame(list(decision_rows(read_run(self.run_dir))), columns=list(DECISION_COLUMNS))

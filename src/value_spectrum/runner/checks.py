@@ -1,0 +1,99 @@
+"""Checks before a run writes anything, the same from Python and the CLI: every model's provider
+is known and reachable with the credentials at hand, a reference viewer has labels to choose by,
+the feed can show as many videos as the sessions ask for, and ``max_cost`` can stop each model.
+
+Example:
+    >>> # warnings = preflight(plan, services)   # raises RunCheckError with one line
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from value_spectrum.runner.plan import Plan
+
+if TYPE_CHECKING:
+    from value_spectrum.runner.services import Services
+
+logger = logging.getLogger(__name__)
+
+REFERENCE = "reference"
+"""The reference viewer's model string (``agents.REFERENCE``)."""
+REPEATING_FEEDS: frozenset[str] = frozenset()
+"""Built-in feeds that may show a video twice (none: every built-in feed never repeats)."""
+
+
+class RunCheckError(ValueError):
+    """A run that cannot do what was asked; one line saying what and how to fix it."""
+
+
+def model_problem(model: str, api_base: str | None) -> str | None:
+    """One line when ``model`` names no provider litellm knows, or its provider's key is missing."""
+    import litellm
+
+    from value_spectrum.agents.gateway import credentials_problem
+
+    try:
+        litellm.get_llm_provider(model=model, api_base=api_base)
+    except Exception:  # litellm raises its own BadRequestError for an unknown provider
+        return (
+            f"unknown model or provider {model!r}: give a litellm model string such as "
+            "'openai/gpt-4o-mini' or 'anthropic/claude-3-5-haiku-latest', or 'openai/NAME' with "
+            "--api-base URL for an OpenAI-compatible server, or 'reference'"
+        )
+    return credentials_problem(model, api_base)
+
+
+def unpriced(model: str) -> bool:
+    """True when litellm has no price for ``model`` (its turns count as $0)."""
+    import litellm
+
+    try:
+        info = litellm.get_model_info(model)
+    except Exception:  # litellm raises its own error types for unmapped models
+        return True
+    return not (info.get("input_cost_per_token") or info.get("output_cost_per_token"))
+
+
+def preflight(plan: Plan, services: Services) -> list[str]:
+    """Check a plan against its services before anything is written.
+
+    Returns:
+        Warnings (also logged): models ``max_cost`` cannot stop.
+
+    Raises:
+        RunCheckError: an unknown model or provider, missing credentials, a reference viewer on
+            an unlabelled corpus, or sessions longer than the corpus (feeds never repeat a video).
+    """
+    config = plan.config
+    llms = [m for m in config.models if m != REFERENCE]
+    if services.given.get("viewer_factory") is None:
+        for m in llms:
+            problem = model_problem(m, config.api_base)
+            if problem:
+                raise RunCheckError(problem)
+        if REFERENCE in config.models and not services.labels:
+            raise RunCheckError(
+                f"--model reference chooses by the videos' value labels, and corpus {services.corpus.name!r} has "
+                "none; label it (see `value-spectrum corpus label`) or use an LLM viewer"
+            )
+    if plan.kind != "preference" and config.feed not in REPEATING_FEEDS:
+        n = len(services.corpus.videos)
+        if config.steps > n and services.given.get("feed") is None:
+            raise RunCheckError(
+                f"--steps: {config.steps} is more than the {n} videos of corpus {services.corpus.name!r}; a feed "
+                f"never shows a video twice, so every session would end after {n}. Pass --steps {n} or less, "
+                "or a bigger corpus (--corpus DIR)"
+            )
+    warnings: list[str] = []
+    if config.max_cost is not None:
+        for m in llms:
+            if unpriced(m):
+                warnings.append(
+                    f"--max-cost: litellm has no price for {m}; its turns count as $0 and the budget will not "
+                    "stop them (tokens are still counted)"
+                )
+    for w in warnings:
+        logger.warning("%s", w)
+    return warnings

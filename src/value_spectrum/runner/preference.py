@@ -1,0 +1,124 @@
+"""The paper's preference benchmark as a plan: a fixed item list per value, each asked the paper's
+question (the ``plain`` strategy: like it? why? describe it) or, with a persona, the persona's
+like/skip question.
+
+Items per value come from keyword retrieval over the corpus index, as the paper did (each value's
+keywords retrieve their top videos; an item retrieved by two values' keywords is asked for both);
+when the index cannot be opened (or ``source="authored"``), from the corpus's authored primary
+values, with a warning saying so.
+
+Example:
+    >>> # items, how = select_items(load_corpus(None), per_value=5, source="authored")
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any, Literal
+
+from value_spectrum.records import Modality
+from value_spectrum.retrieval.corpus import Corpus
+from value_spectrum.runner.config import GatewayConfig, RunConfig
+from value_spectrum.runner.plan import Plan
+from value_spectrum.values import VALUE_IDS
+
+logger = logging.getLogger(__name__)
+
+ItemSource = Literal["auto", "retrieval", "authored"]
+"""How items are chosen."""
+DEFAULT_PER_VALUE = 50
+"""Items per value (the paper's about 50)."""
+
+
+def select_items(
+    corpus: Corpus,
+    *,
+    per_value: int,
+    source: ItemSource = "auto",
+    embedder: str = "auto",
+    seed: int = 0,
+) -> tuple[dict[str, list[str]], str]:
+    """Video ids per value, and how they were chosen (``keyword-retrieval (...)`` or
+    ``authored``).
+
+    Keyword retrieval orders each value's retrieved videos by similarity; authored selection
+    takes a seeded sample of the videos whose authored primary value it is.
+
+    Raises:
+        Exception: ``source="retrieval"`` and the index cannot be opened.
+    """
+    if source in ("auto", "retrieval"):
+        try:
+            from value_spectrum.retrieval.building import open_index
+            from value_spectrum.retrieval.labelling import keyword_retrieval, load_value_keywords
+
+            opened = open_index(corpus, embedder)
+            _, pairs = keyword_retrieval(opened.index, opened.embedder, load_value_keywords())
+            best: dict[str, dict[str, float]] = {v: {} for v in VALUE_IDS}
+            for value, _kw, vid, score in pairs:
+                scores = best[value.value]
+                scores[vid] = max(score, scores.get(vid, -1.0))
+            items = {v: [i for i, _ in sorted(s.items(), key=lambda kv: -kv[1])][:per_value] for v, s in best.items()}
+            return items, f"keyword-retrieval ({opened.embedder.describe().get('name', embedder)})"
+        except Exception as exc:  # retrieval is optional: fall back, and say so
+            if source == "retrieval":
+                raise
+            logger.warning(
+                "keyword retrieval unavailable (%s); using the corpus's authored primary values instead",
+                str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__,
+            )
+    rng = random.Random(seed)
+    out: dict[str, list[str]] = {}
+    for v in VALUE_IDS:
+        pool = [video.id for video in corpus if video.primary_value == v]
+        rng.shuffle(pool)
+        out[v] = pool[:per_value]
+    return out, "authored"
+
+
+def preference_plan(
+    corpus: Corpus,
+    model: str,
+    *,
+    persona: str | None = None,
+    per_value: int = DEFAULT_PER_VALUE,
+    modality: Modality = "frames",
+    corpus_spec: str | None = None,
+    items: ItemSource = "auto",
+    embedder: str = "auto",
+    seed: int = 0,
+    concurrency: int = 8,
+    api_base: str | None = None,
+    gateway: GatewayConfig | None = None,
+    out: Any = None,
+) -> Plan:
+    """The plan of a preference benchmark over ``corpus``.
+
+    Raises:
+        ValueError: no value has an item (an empty or unlabelled corpus).
+    """
+    chosen, how = select_items(corpus, per_value=per_value, source=items, embedder=embedder, seed=seed)
+    chosen = {v: ids for v, ids in chosen.items() if ids}
+    if not chosen:
+        raise ValueError(
+            f"corpus {corpus.name!r}: no item for any value (no retrieval hits, no authored primary values); "
+            "label it (value-spectrum corpus label) or use another --corpus"
+        )
+    config = RunConfig(
+        personas=(persona,) if persona else (),
+        models=(model,),
+        api_base=api_base,
+        steps=max(len(v) for v in chosen.values()),
+        feed="items",
+        modality=modality,
+        strategy="simple" if persona else "plain",
+        seed=seed,
+        concurrency=concurrency,
+        corpus=corpus_spec,
+        embedder=embedder,  # type: ignore[arg-type]
+        out=out,
+        gateway=gateway or GatewayConfig(),
+    )
+    return Plan(config=config, kind="preference", items={v: tuple(ids) for v, ids in chosen.items()},
+                item_source=how, per_value=per_value)
