@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from value_spectrum.graphs.feeds import FeedFactory, FeedPolicy
     from value_spectrum.graphs.session import ProbeHook
     from value_spectrum.personas.model import Persona
+    from value_spectrum.personas.prompts import PromptStrategy
     from value_spectrum.records import Modality
     from value_spectrum.retrieval.corpus import Corpus
     from value_spectrum.runner.config import GatewayConfig, RunConfig
@@ -116,7 +117,7 @@ async def asimulate(
     seed: int = 0,
     feed: str | FeedPolicy = "random",
     modality: Modality = "frames",
-    strategy: str = "simple",
+    strategy: str | PromptStrategy = "simple",
     api_base: str | None = None,
     concurrency: int = 8,
     out: str | Path | None = None,
@@ -151,6 +152,7 @@ async def asimulate(
         models: litellm model strings, or ``reference`` (the no-LLM reference viewer).
         feed: a feed name (random | balanced | adaptive | search | replay, or one in ``feeds``)
             or your own policy object (``name`` + ``next(state, rng)``).
+        strategy: plain | simple | isq | values, or your own callable ``persona -> Prompt``.
         corpus: a corpus directory, a :class:`~value_spectrum.retrieval.corpus.Corpus`, or None
             for the demo corpus.
         gateway: rate limits, retries, timeout, fallbacks (``GatewayConfig`` or its fields).
@@ -174,6 +176,7 @@ async def asimulate(
         RunDirError: the directory holds another run.
     """
     from value_spectrum.graphs.feeds import USER_PREFIX
+    from value_spectrum.personas.prompts import strategy_name
     from value_spectrum.runner.config import RunConfig
     from value_spectrum.runner.services import Services
 
@@ -183,8 +186,7 @@ async def asimulate(
         personas=tuple(p.id for p in persona_objects) if persona_objects else _tuple(personas),
         models=_tuple(models),
         api_base=api_base, sessions=sessions, steps=steps, feed=feed_name, modality=modality,
-        strategy=strategy,  # type: ignore[arg-type]
-        seed=seed, concurrency=concurrency, max_cost=max_cost, probe_every=probe_every,
+        strategy=strategy_name(strategy), seed=seed, concurrency=concurrency, max_cost=max_cost, probe_every=probe_every,
         instrument=instrument, out=None if out is None else Path(out),
         corpus=corpus if isinstance(corpus, str) else (None if given_corpus is None else given_corpus.name),
         embedder=embedder,  # type: ignore[arg-type]
@@ -196,6 +198,7 @@ async def asimulate(
     services = Services(
         config, corpus=given_corpus, personas=tuple(persona_objects) if persona_objects else None,
         viewer_factory=viewer_factory, feed=None if isinstance(feed, str) else feed, feeds=feeds, probe=probe,
+        strategy=None if isinstance(strategy, str) else strategy,
     )
     return await arun_plan(simulate_plan(config, services), services, observer=observer,
                            force_new=force_new, handle_signals=handle_signals)

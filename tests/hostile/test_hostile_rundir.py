@@ -36,7 +36,7 @@ def test_garbage_checkpoints_is_one_line_and_keeps_finished_sessions(tmp_path: P
 def test_full_disk_while_storing_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run"
 
-    def no_space(self: RunLog, trajectory: object) -> Path:
+    def no_space(self: RunLog, trajectory: object, **_: object) -> Path:
         raise OSError(errno.ENOSPC, "No space left on device", str(self.session_path("x")))
 
     monkeypatch.setattr(RunLog, "write_session", no_space)

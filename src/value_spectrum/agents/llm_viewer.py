@@ -40,9 +40,10 @@ from value_spectrum.personas.prompts import (
     RATING_SCHEMA,
     SEARCH_HINT,
     Prompt,
-    get_strategy,
+    PromptStrategy,
     rating_question,
     repair_request,
+    resolve_strategy,
     template_hash,
 )
 from value_spectrum.personas.questionnaire import Instrument, Item
@@ -123,7 +124,8 @@ class LLMViewer:
     Args:
         model: a litellm model string (``openai/gpt-4o``, ``ollama/llava``, ...) or any
             :class:`~value_spectrum.agents.chat.ChatModel` (e.g. the scripted fake).
-        strategy: prompt strategy: plain | simple | isq | values.
+        strategy: prompt strategy: plain | simple | isq | values, or your own callable
+            ``persona -> Prompt`` (recorded as ``user:<its name>``).
         modality: frames | caption | title; None shows each observation in its own modality.
         api_base: an OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, the test server).
         api_key_env: the name of the environment variable holding the key (never the key).
@@ -141,7 +143,7 @@ class LLMViewer:
         self,
         model: str | ChatModel,
         *,
-        strategy: str = "simple",
+        strategy: str | PromptStrategy = "simple",
         modality: Modality | None = None,
         api_base: str | None = None,
         api_key_env: str | None = None,
@@ -154,8 +156,7 @@ class LLMViewer:
         max_tokens: int | None = 512,
         **gateway: Any,
     ) -> None:
-        self.strategy_name = strategy
-        self.strategy = get_strategy(strategy)
+        self.strategy_name, self.strategy = resolve_strategy(strategy)
         if isinstance(model, str):
             from value_spectrum.agents.gateway import Gateway
 

@@ -1,6 +1,9 @@
 """Prompt strategies: how a persona is put into words for a model.
 
-A strategy is a function ``persona -> Prompt``; :data:`STRATEGIES` is the registry (a plain dict).
+A strategy is a function ``persona -> Prompt``; :data:`STRATEGIES` is the registry of the built-in
+ones, keyed by :data:`StrategyName` (declared once). A user's own strategy (any callable
+``persona -> Prompt``) goes wherever a name does: :func:`resolve_strategy` returns it, named
+``user:<its __name__>``.
 A :class:`Prompt` holds the system prompt (identical on every turn of a session, so providers can
 cache the prefix), the question asked after each observation, and the JSON schema of the reply.
 Rendering the observation itself (images, visible text) is the agents' job.
@@ -27,7 +30,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from value_spectrum.personas.model import Persona
 from value_spectrum.personas.questionnaire import Instrument, Item
@@ -193,12 +196,16 @@ def values(persona: Persona | None) -> Prompt:
     return Prompt("values", system, VALUES_QUESTION.format(), VALUES_SCHEMA)
 
 
-STRATEGIES: Mapping[str, Callable[[Persona | None], Prompt]] = {
-    "plain": plain,
-    "simple": simple,
-    "isq": isq,
-    "values": values,
-}
+PromptStrategy = Callable[[Persona | None], Prompt]
+"""A prompt strategy: persona (None for the plain question) -> :class:`Prompt`."""
+StrategyName = Literal["plain", "simple", "isq", "values"]
+"""The built-in strategy names, declared once (``RunConfig.strategy`` derives from it)."""
+STRATEGY_NAMES: tuple[str, ...] = get_args(StrategyName)
+"""The built-in strategy names, in order."""
+USER_STRATEGY = "user:"
+"""How a run records a user's own strategy: ``user:<its name>``."""
+
+STRATEGIES: Mapping[str, PromptStrategy] = dict(zip(STRATEGY_NAMES, (plain, simple, isq, values), strict=True))
 """Strategy name -> function persona -> :class:`Prompt`."""
 
 _TEMPLATES: Mapping[str, tuple[Any, ...]] = {
@@ -221,9 +228,35 @@ def get_strategy(name: str) -> Callable[[Persona | None], Prompt]:
         raise ValueError(f"unknown prompt strategy {name!r}; expected one of: {', '.join(STRATEGIES)}") from None
 
 
+def strategy_name(strategy: str | PromptStrategy) -> str:
+    """The recorded name of a strategy: a built-in name, or ``user:<name>`` for a callable."""
+    if isinstance(strategy, str):
+        return strategy
+    return USER_STRATEGY + str(getattr(strategy, "__name__", type(strategy).__name__))
+
+
+def resolve_strategy(strategy: str | PromptStrategy) -> tuple[str, PromptStrategy]:
+    """``(name, function)`` of a built-in strategy name or a user's callable.
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones), or a ``user:`` name
+            without its object.
+    """
+    if not isinstance(strategy, str):
+        if not callable(strategy):
+            raise TypeError(f"a prompt strategy is a callable persona -> Prompt; got {type(strategy).__name__}")
+        return strategy_name(strategy), strategy
+    if strategy.startswith(USER_STRATEGY):
+        raise ValueError(f"strategy {strategy!r} was a user's strategy; pass the callable itself (strategy=...)")
+    return strategy, get_strategy(strategy)
+
+
 def template_hash(strategy: str) -> str:
     """SHA-256 over a strategy's templates (and the shared repair, rating and history texts),
-    for the run manifest: it changes exactly when what the model is told changes."""
+    for the run manifest: it changes exactly when what the model is told changes. A user's
+    strategy (``user:<name>``) is hashed by its name: rename it when its prompt changes."""
+    if strategy.startswith(USER_STRATEGY):
+        return hashlib.sha256(strategy.encode("utf-8")).hexdigest()
     get_strategy(strategy)
     shared = (REPAIR_REQUEST, RATING_QUESTION, RATING_SCHEMA, HISTORY_HEADER, SEARCH_HINT,
               VIDEO_DATA_OPEN, VIDEO_DATA_CLOSE, DATA_NOTICE)

@@ -45,12 +45,14 @@ def _fsync_file(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, *, sync_dir: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` for any writer (pandas, PIL, PyAV); on success it
     is fsynced and replaces ``path``; on failure it is removed and ``path`` is untouched.
 
     The temporary name keeps ``path``'s suffix so that writers which guess the format from the
-    name still work.
+    name still work. ``sync_dir=False`` leaves the folder's fsync to the caller (many records
+    written close together: one folder fsync for all, :func:`fsync_dir`); a killed process never
+    loses a renamed file, only an OS crash before that fsync could.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +71,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    if sync_dir:
+        _fsync_dir(target.parent)
 
 
 @contextlib.contextmanager
@@ -80,9 +83,14 @@ def atomic_open(path: str | Path, *, newline: str | None = None) -> Iterator[Tex
         yield fh
 
 
-def write_atomic(path: str | Path, data: str | bytes) -> None:
+def fsync_dir(folder: str | Path) -> None:
+    """fsync a folder (after renames into it with ``sync_dir=False``)."""
+    _fsync_dir(Path(folder))
+
+
+def write_atomic(path: str | Path, data: str | bytes, *, sync_dir: bool = True) -> None:
     """Write ``data`` (text as UTF-8, or bytes) to ``path`` atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, sync_dir=sync_dir) as tmp:
         tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
 
 

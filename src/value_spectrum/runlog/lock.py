@@ -52,8 +52,10 @@ class RunLock:
         except ImportError:  # pragma: no cover - Windows: no flock; say so once
             logger.warning("%s: no fcntl on this platform; the run directory is not locked", self.run_dir)
             return self
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        from value_spectrum._private import private_dir
+
+        private_dir(self.run_dir)  # owner-only, like every run folder
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 from value_spectrum._private import private_dir
 from value_spectrum.personas.model import Persona
 from value_spectrum.records import SCHEMA_VERSION, RunManifest, Trajectory, Video
-from value_spectrum.runlog.atomic import write_atomic
+from value_spectrum.runlog.atomic import fsync_dir, write_atomic
 from value_spectrum.runlog.files import (
     SIDE_SCHEMA,
     LabelledVideo,
@@ -262,11 +262,17 @@ class RunLog:
         write_atomic(self.manifest_path, manifest.model_dump_json(indent=2) + "\n")
 
     # ---- sessions ---------------------------------------------------------------------------
-    def write_session(self, trajectory: Trajectory) -> Path:
-        """Write one ended session's record atomically; returns its path."""
+    def write_session(self, trajectory: Trajectory, *, sync_dir: bool = True) -> Path:
+        """Write one ended session's record atomically; returns its path. ``sync_dir=False``:
+        the caller fsyncs ``sessions/`` once for many records (:meth:`sync_sessions`)."""
         path = self.session_path(trajectory.session_id)
-        write_atomic(path, trajectory_json(trajectory))
+        write_atomic(path, trajectory_json(trajectory), sync_dir=sync_dir)
         return path
+
+    def sync_sessions(self) -> None:
+        """fsync ``sessions/`` (after records written with ``sync_dir=False``)."""
+        if self.sessions_path.is_dir():
+            fsync_dir(self.sessions_path)
 
     def read_session(self, path: Path) -> Trajectory:
         """Parse one session record.

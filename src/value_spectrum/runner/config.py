@@ -14,10 +14,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from value_spectrum.graphs.feeds import FEED_NAMES, check_feed_name
+from value_spectrum.personas.prompts import STRATEGY_NAMES, USER_STRATEGY
 from value_spectrum.records import Modality
 
-Strategy = Literal["plain", "simple", "isq", "values"]
-"""Prompt strategies (see ``personas/prompts.py``)."""
+Strategy = str
+"""A prompt strategy name: one of ``personas.prompts.StrategyName`` (plain | simple | isq |
+values), or ``user:<name>`` for a user's own strategy given to the services."""
 
 FEEDS: tuple[str, ...] = FEED_NAMES
 """Built-in feed policy names (``graphs.feeds.FeedName``)."""
@@ -147,6 +149,13 @@ class RunConfig(BaseModel):
     @classmethod
     def _known_feed(cls, v: str) -> str:
         return check_feed_name(v)
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        if v in STRATEGY_NAMES or (v.startswith(USER_STRATEGY) and len(v) > len(USER_STRATEGY)):
+            return v
+        raise ValueError(f"unknown prompt strategy {v!r}; choose one of {list(STRATEGY_NAMES)}")
 
     @field_validator("models")
     @classmethod

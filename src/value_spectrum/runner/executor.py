@@ -115,6 +115,10 @@ class LocalExecutor:
         except OSError as exc:  # the session stays in the checkpoints and resumes next time
             runner.store_failed(spec, exc)
             return
+        except Exception as exc:  # never lost in gather(): reported, redone next time
+            logger.exception("session %s could not be recorded", sid)
+            runner.session_failed(spec, exc)
+            return
         if trajectory.status != "error":
             # an error-ended thread is kept: a rerun continues it from its last good turn
             with contextlib.suppress(Exception):  # the record is safe; a stale thread is harmless

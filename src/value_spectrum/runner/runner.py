@@ -141,8 +141,9 @@ class Runner:
     async def session_ended(self, trajectory: Trajectory, *, written: bool = False) -> None:
         """Write an ended session's record (unless the executor already did) and count it."""
         if not written:
-            # fsync in a worker thread: the other sessions keep going while the disk syncs
-            await asyncio.to_thread(self.log.write_session, trajectory)
+            # fsync in a worker thread: the other sessions keep going while the disk syncs; the
+            # folder is fsynced once when the run ends (a kill never loses a renamed record)
+            await asyncio.to_thread(self.log.write_session, trajectory, sync_dir=False)
         retried = trajectory.session_id in self.retry
         self.summary.sessions_run += 1
         if retried:
@@ -286,7 +287,7 @@ class Runner:
             if handle_signals:
                 loop.add_signal_handler(signal.SIGINT, self._on_sigint)
             try:
-                if todo and self.stop_reason is None:
+                if self.stop_reason is None:  # with nothing to do, still opens (checks) its stores
                     await self.executor.execute(self, todo)
             finally:
                 if handle_signals:
@@ -294,7 +295,10 @@ class Runner:
             self._record_response_formats()
             self._record_counts()
         finally:
-            lock.release()
+            try:
+                self.log.sync_sessions()
+            finally:
+                lock.release()
         s = self.summary
         s.sessions_pending = s.sessions_planned - s.sessions_finished
         s.cost_usd_this_run = round(self._spent, 8)

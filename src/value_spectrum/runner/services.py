@@ -28,6 +28,7 @@ from value_spectrum.graphs.feeds import (
 )
 from value_spectrum.graphs.session import ProbeHook, SessionContext, StepHook
 from value_spectrum.personas.model import Persona
+from value_spectrum.personas.prompts import USER_STRATEGY, PromptStrategy, strategy_name
 from value_spectrum.personas.questionnaire import Instrument
 from value_spectrum.retrieval.corpus import Corpus
 from value_spectrum.runner.config import RunConfig
@@ -88,6 +89,8 @@ class Services:
             when ``probe_every``).
         feed: a user's feed policy object (``config.feed`` must then be ``user:<its name>``).
         feeds: more named feed factories, beside the built-in ones.
+        strategy: a user's prompt strategy, a callable ``persona -> Prompt``
+            (``config.strategy`` must then be ``user:<its name>``).
 
     Raises:
         ValueError: an unknown persona, feed or instrument; a user feed without its object.
@@ -105,6 +108,7 @@ class Services:
         probe: ProbeHook | None = None,
         feed: FeedPolicy | None = None,
         feeds: Mapping[str, FeedFactory] | None = None,
+        strategy: PromptStrategy | None = None,
     ) -> None:
         from value_spectrum.retrieval.corpus import load_corpus
 
@@ -112,7 +116,7 @@ class Services:
             k: v
             for k, v in dict(corpus=corpus, personas=personas, viewer_factory=viewer_factory,
                              embeddings=embeddings, search=search, probe=probe, feed=feed,
-                             feeds=feeds).items()
+                             feeds=feeds, strategy=strategy).items()
             if v is not None
         }
         """What the caller passed (shipped to remote executors; the rest is rebuilt there)."""
@@ -124,6 +128,12 @@ class Services:
             raise ValueError(f"feed: a policy object needs config.feed = {USER_PREFIX + feed.name!r}, got {config.feed!r}")
         if feed is None and config.feed.startswith(USER_PREFIX):
             raise ValueError(f"feed {config.feed!r} was a user's policy object; pass the object itself (feed=...)")
+        self._strategy = strategy
+        if strategy is not None and config.strategy != strategy_name(strategy):
+            raise ValueError(f"strategy: a strategy object needs config.strategy = {strategy_name(strategy)!r}, "
+                             f"got {config.strategy!r}")
+        if strategy is None and config.strategy.startswith(USER_STRATEGY):
+            raise ValueError(f"strategy {config.strategy!r} was a user's strategy; pass the callable itself (strategy=...)")
         self.corpus = corpus if corpus is not None else load_corpus(config.corpus)
         self.personas = personas if personas is not None else resolve_personas(config.personas)
         self._persona_by_id = {p.id: p for p in self.personas}
@@ -196,7 +206,7 @@ class Services:
             # per session: the reference viewer's draws are keyed on its seed
             return make_viewer(REFERENCE, labels=self.labels, seed=spec.seed, **opts)
         if spec.model not in self._shared_viewers:
-            opts.setdefault("strategy", self.config.strategy)
+            opts.setdefault("strategy", self._strategy or self.config.strategy)
             opts.setdefault("modality", self.config.modality)
             opts.setdefault("temperature", self.config.temperature)
             opts.setdefault("cache", self.config.cache)
