@@ -61,25 +61,31 @@ def test_the_sync_api_works_inside_a_running_event_loop(tmp_path: Path) -> None:
     assert again.summary.sessions_run == 0
 
 
-BLOCKED = """
+HEAVY = ("value_spectrum.agents", "litellm", "chromadb", "open_clip", "torch")
+
+BLOCKED = f"""
 import json, sys
-for name in ("value_spectrum.retrieval", "torch", "chromadb", "litellm", "open_clip"):
-    sys.modules[name] = None  # the corpus (the demo corpus too) and every model stack are unavailable
+sys.modules["value_spectrum.retrieval"] = None  # the corpus code, the demo corpus with it: unavailable
 import value_spectrum as vs
 print(json.dumps(vs.score(sys.argv[1], boot=50).to_dict()))
+loaded = [m for m in {HEAVY!r} if m in sys.modules]
+assert not loaded, loaded  # no model stack either
 """
 
-BLOCKED_CLI = """
+BLOCKED_CLI = f"""
 import sys
-for name in ("value_spectrum.retrieval", "torch", "chromadb", "litellm", "open_clip"):
-    sys.modules[name] = None
+sys.modules["value_spectrum.retrieval"] = None
 from value_spectrum.cli.app import build_app
-build_app()(["report", sys.argv[1], "--json", "--boot", "50"], prog_name="value-spectrum")
+try:
+    build_app()(["report", sys.argv[1], "--json", "--boot", "50"], prog_name="value-spectrum")
+finally:
+    loaded = [m for m in {HEAVY!r} if m in sys.modules]
+    assert not loaded, loaded
 """
 
 
 def test_report_from_the_run_directory_alone(tmp_path: Path) -> None:
-    run = vs.simulate(personas=["family_oriented", "corporate_climber"], steps=15, out=tmp_path / "r")
+    run = vs.simulate(personas=["family_oriented", "corporate_climber"], steps=40, out=tmp_path / "r")
     here = vs.score(run, boot=50).to_dict()
     env = {**os.environ, "PYTHONPATH": SRC}
     py = subprocess.run([sys.executable, "-c", BLOCKED, str(run.path)], capture_output=True, text=True, env=env,

@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 
 from value_spectrum.agents.testing import TestServer, fast_retries
 from value_spectrum.cli.app import build_app
+from value_spectrum.records import Trajectory
+from value_spectrum.runlog import RunLog
 
 LIKE = '{"decision": "like", "reason": "nice", "trait_number": 1}'
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -33,8 +35,47 @@ def _fast_backoff() -> Iterator[None]:
 
 def _simulate(server: TestServer, out: Path, *extra: str) -> Any:
     args = ["simulate", "--personas", "family_oriented", "--model", "openai/test-vlm", "--api-base",
-            server.base_url, "--retries", "0", "--modality", "caption", "--out", str(out), "--json", *extra]
+            server.base_url, "--retries", "0", "--response-format", "text", "--modality", "caption",
+            "--out", str(out), "--json", *extra]
     return CliRunner().invoke(build_app(), args)
+
+
+def test_all_calls_failing_exits_1_and_the_rerun_finishes_from_the_last_good_turn(tmp_path: Path) -> None:
+    calls = 0
+
+    with TestServer(reply=lambda body: LIKE) as server:
+
+        def reply(body: dict[str, Any]) -> str:
+            nonlocal calls
+            calls += 1
+            if calls == 2:  # after the second good answer the server goes down for 5 requests
+                server.inject("500", times=5)
+            return LIKE
+
+        server.set_reply(reply)
+        res = _simulate(server, tmp_path / "r", "--steps", "8")
+        assert res.exit_code == 1, res.output
+        summary = json.loads(res.stdout)
+        assert summary["failed"] is True
+        assert summary["sessions_error"] == 1
+        assert summary["error_decisions"] == 5
+        assert "500" in summary["first_error"] or "error" in summary["first_error"].lower()
+        (path,) = RunLog(tmp_path / "r").session_files()
+        before = Trajectory.model_validate_json(path.read_text())
+        assert before.status == "error"
+        assert [s.outcome.value for s in before.steps] == ["like", "like"] + ["error"] * 5
+
+        server.reset()  # the server is back
+        res = _simulate(server, tmp_path / "r", "--steps", "8")
+        assert res.exit_code == 0, res.output
+        summary = json.loads(res.stdout)
+        assert summary["failed"] is False
+        assert summary["sessions_retried"] == 1
+        assert len(server.requests) == 6  # turns 2..7 asked; the two good turns never redone
+        after = Trajectory.model_validate_json(path.read_text())
+        assert after.status == "finished"
+        assert [s.outcome.value for s in after.steps] == ["like"] * 8
+        assert after.steps[:2] == before.steps[:2]
 
 
 def test_an_unknown_model_is_refused_before_anything_is_written(tmp_path: Path) -> None:

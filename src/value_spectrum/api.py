@@ -320,22 +320,29 @@ def score(
     run: Run | str | Path,
     *,
     window: int | None = None,
-    boot: int = 200,
-    seed: int = 0,
-    circle_prior: float = 1.0,
-    min_decisions: int = 10,
+    boot: int | None = None,
+    ci: str | None = None,
+    perms: int | None = None,
+    seed: int | None = None,
+    circle_prior: float | None = None,
+    l2: float | None = None,
+    min_decisions: int | None = None,
+    **options: Any,
 ) -> Report:
     """Score a run directory (``value-spectrum report``): the report's ``to_dict()`` is exactly
-    what ``report RUN --json`` prints; ``groups_frame()`` and ``decisions_frame()`` are pandas
-    DataFrames. Nothing outside the run directory is read.
+    what ``report RUN --json`` prints (the keywords are its options; left out, the same
+    defaults); ``groups_frame()`` and ``decisions_frame()`` are pandas DataFrames. Nothing
+    outside the run directory is read. Other ``ScoringOptions`` fields may be given by name.
 
     Raises:
         RunDirError: not a run directory, or a file it cannot read.
     """
     from value_spectrum.scoring.report import ScoringOptions, build_report
 
+    given = {"window": window, "n_boot": boot, "ci": ci, "n_perm": perms, "seed": seed,
+             "circle_prior": circle_prior, "l2": l2, "min_decisions": min_decisions}
+    opts = ScoringOptions(**{k: v for k, v in given.items() if v is not None}, **options)
     path = run.path if isinstance(run, Run) else Path(run)
-    opts = ScoringOptions(window=window, n_boot=boot, seed=seed, circle_prior=circle_prior, min_decisions=min_decisions)
     return build_report(path, opts)
 
 

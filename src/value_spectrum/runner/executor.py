@@ -88,12 +88,10 @@ class LocalExecutor:
             controls.add(control)
             if runner.stop_reason is not None:
                 control.request_drain(runner.stop_reason)
-            # retry_error (graphs.driver): continue an error-ended session from its last good turn
-            retry: dict[str, Any] = {"retry_error": True} if sid in runner.retry else {}
             try:
-                trajectory = await run_session(
+                trajectory = await run_session(  # retry_error: an error-ended session continues from its last good turn
                     graph, meta, context, control=control, durability=self.durability,
-                    checkpoint=checkpoint, **retry,
+                    checkpoint=checkpoint, retry_error=sid in runner.retry,
                 )
             finally:
                 controls.discard(control)

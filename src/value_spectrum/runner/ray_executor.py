@@ -76,8 +76,7 @@ async def _run_job(plan_json: str, spec: SessionSpec, run_dir: str, given: dict[
         graph = build_session_graph(saver)
         context = services.context(spec, max_steps=plan.steps_of(spec))
         meta = session_meta(plan, spec, services.viewer_extra(context.viewer, context.persona))
-        retry: dict[str, Any] = {"retry_error": True} if retry_error else {}
-        trajectory = await run_session(graph, meta, context, **retry)
+        trajectory = await run_session(graph, meta, context, retry_error=retry_error)
     log.write_session(trajectory)
     if trajectory.status != "error":  # an error-ended session keeps its database for a retry
         for suffix in ("", "-wal", "-shm"):
