@@ -79,7 +79,7 @@ def test_run_counts_repairs_in_summary_manifest_and_report(tmp_path: Path) -> No
     assert cli("report", str(out), "--html", str(html)).code == 0
     text = html.read_text()
     assert "Sure! I would probably like this one." in text  # the first reply, in the explorer
-    assert "earlier reply" in text
+    assert "unreadable, repair asked" in text
 
 
 def test_old_records_still_load() -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from value_spectrum.records import Step
 from value_spectrum.scoring.rundir import RunData
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def explorer_data(
                     vi,
                     s.outcome.value,
                     _cut(d.reason) if d is not None else "",
-                    _cut(s.raw),
+                    _cut(_replies(s)),
                     d.confidence if d is not None else None,
                     _cut(s.error),
                     s.usage.prompt_tokens,
@@ -136,6 +137,14 @@ def explorer_data(
                 ]
             )
     return ExplorerData(sessions=sessions, videos=videos, thumbs=thumbs, rows=rows)
+
+
+def _replies(step: Step) -> str:
+    """The raw reply, after any earlier one a repair replaced (each labelled)."""
+    if not step.earlier_raws:
+        return step.raw
+    earlier = [f"[reply {n}, unreadable, repair asked] {r}" for n, r in enumerate(step.earlier_raws, 1)]
+    return "\n".join([*earlier, f"[reply {len(earlier) + 1}] {step.raw}"])
 
 
 def rebuilt_prompts(run: RunData) -> dict[str, str]:
