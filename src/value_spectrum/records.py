@@ -173,6 +173,8 @@ class Decision(Frozen):
     dwell_s: float | None = Field(default=None, ge=0.0)
     """Seconds the video was watched, when known (people's logs; viewers that report it): a
     graded signal beside the like or skip (``docs/methods.md``)."""
+    leave: bool = False
+    """The viewer leaves the feed after this video: the session ends with status ``left``."""
 
 
 class Outcome(StrEnum):

@@ -10,6 +10,14 @@ Randomness is derived per decision from a hash of (seed, persona id, video id, t
 a shared generator, so a resumed or replayed session gives byte-identical choices whatever the
 order or concurrency of the calls.
 
+Two behaviours of real viewers, both off by default (the draws above are unchanged by them):
+
+* ``boredom`` (> 0): after a skip that ends a run of ``k`` consecutive skips, the viewer leaves
+  the feed with probability ``1 - exp(-boredom * k)`` (its own seeded draw); the session then
+  ends with status ``left``. A like resets the run.
+* ``dwell``: every decision carries ``dwell_s = P(like) x the video's length`` (30 s when the
+  video's length is unknown): a viewer stays longer on what it likes.
+
 Example:
     >>> import asyncio
     >>> from value_spectrum.records import Observation
@@ -40,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 PLAIN_ID = "plain"
 """The persona id used for hashing when no persona is given."""
+DEFAULT_LENGTH_S = 30.0
+"""The video length assumed for dwell when a card gives none."""
 
 
 def _sigmoid(x: float) -> float:
@@ -56,6 +66,17 @@ def derived_rng(*parts: object) -> random.Random:
     return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
 
 
+def _trailing_skips(history: Sequence[Step]) -> int:
+    """Skips at the end of ``history`` since the last like (failed turns neither count nor reset)."""
+    n = 0
+    for i in range(len(history) - 1, -1, -1):
+        outcome = history[i].outcome
+        if outcome == Outcome.LIKE:
+            break
+        n += outcome == Outcome.SKIP
+    return n
+
+
 class ReferenceViewer:
     """Likes by value utility: ``P(like) = sigmoid(beta * (centred target . video values) + bias)``.
 
@@ -67,6 +88,8 @@ class ReferenceViewer:
         noise: standard deviation of gaussian noise added to the utility (and, scaled to the
             rating range, to questionnaire answers).
         seed: the run's seed; with the persona, video and turn it fixes every draw.
+        boredom: leave hazard per consecutive skip (0: never leaves).
+        dwell: record seconds watched on each decision.
     """
 
     name: str = "reference"
@@ -81,12 +104,18 @@ class ReferenceViewer:
         bias: float = 0.0,
         noise: float = 0.0,
         seed: int = 0,
+        boredom: float = 0.0,
+        dwell: bool = False,
     ) -> None:
-        for label, number in (("beta", beta), ("bias", bias), ("noise", noise)):
+        for label, number in (("beta", beta), ("bias", bias), ("noise", noise), ("boredom", boredom)):
             if not math.isfinite(number):
                 raise ValueError(f"reference viewer: {label} must be finite, got {number!r}")
         if noise < 0:
             raise ValueError(f"reference viewer: noise must be >= 0, got {noise!r}")
+        if boredom < 0:
+            raise ValueError(f"reference viewer: boredom must be >= 0, got {boredom!r}")
+        self.boredom = float(boredom)
+        self.dwell = bool(dwell)
         self.labels: Mapping[str, ValueProfile] = labels
         self.beta = float(beta)
         self.bias = float(bias)
@@ -104,6 +133,8 @@ class ReferenceViewer:
             "noise": self.noise,
             "seed": self.seed,
             "labelled_videos": len(self.labels),
+            **({"boredom": self.boredom} if self.boredom else {}),
+            **({"dwell": True} if self.dwell else {}),
         }
 
     def describe_session(self, persona: Persona | None) -> dict[str, Any]:
@@ -149,9 +180,11 @@ class ReferenceViewer:
         search: SearchTool | None = None,
     ) -> ViewerReply:
         """Draw like or skip. A video without labels is a recorded ``error``, never a guess."""
-        return self.decide_sync(persona, observation)
+        return self.decide_sync(persona, observation, history=history)
 
-    def decide_sync(self, persona: Persona | None, observation: Observation) -> ViewerReply:
+    def decide_sync(
+        self, persona: Persona | None, observation: Observation, *, history: Sequence[Step] = ()
+    ) -> ViewerReply:
         """The same as :meth:`decide`, without the event loop (for benchmarks and scoring)."""
         video_id = observation.video_id
         if video_id not in self.labels:
@@ -166,11 +199,21 @@ class ReferenceViewer:
         like = rng.random() < p
         action = "like" if like else "skip"
         reason = f"value utility {u:+.3f}, P(like) {p:.3f}"
+        leave = False
+        if self.boredom > 0 and not like:
+            run = 1 + _trailing_skips(history)
+            leave = derived_rng("leave", self.seed, pid, video_id, observation.turn).random() < (
+                1.0 - math.exp(-self.boredom * run))
+            if leave:
+                reason += f"; bored after {run} skips in a row, leaves"
+        dwell = round(p * (observation.duration_s or DEFAULT_LENGTH_S), 3) if self.dwell else None
         decision = Decision(
             action=action,
             reason=reason,
             confidence=round(p if like else 1.0 - p, 6),
             scores={"utility": round(u, 6), "p_like": round(p, 6)},
+            dwell_s=dwell,
+            leave=leave,
         )
         outcome = Outcome.LIKE if like else Outcome.SKIP
         return ViewerReply(outcome=outcome, decision=decision, raw=f"{action}: {reason}")

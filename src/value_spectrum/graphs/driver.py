@@ -63,7 +63,8 @@ def trajectory_from_state(state: SessionState, meta: SessionMeta) -> Trajectory:
     extra = dict(meta.extra)
     if state.get("notes"):
         extra["notes"] = list(state["notes"])
-    status: SessionStatus = "error" if state.get("status") == "error" else "finished"
+    ended = state.get("status")
+    status: SessionStatus = "error" if ended == "error" else "left" if ended == "left" else "finished"
     return Trajectory(
         session_id=meta.session_id,
         persona_id=meta.persona_id,

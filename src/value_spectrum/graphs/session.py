@@ -91,7 +91,8 @@ class SessionState(TypedDict, total=False):
     done: bool
     """True once the session has ended."""
     status: str
-    """How it ended: finished | error (see ``records.SessionStatus``)."""
+    """How it ended: finished | left (the viewer left the feed) | error (see
+    ``records.SessionStatus``)."""
     error: str
     """Why it ended early."""
 
@@ -279,6 +280,8 @@ async def _turn(state: SessionState, runtime: Runtime[SessionContext]) -> Comman
         update["search_queue"] = hits
     if errors >= ctx.max_consecutive_errors:
         update |= {"done": True, "status": "error", "error": f"{errors} errors in a row; last: {step.error}"}
+    elif step.decision is not None and step.decision.leave:  # the viewer left the feed
+        update |= {"done": True, "status": "left"}
     elif turn + 1 >= ctx.max_steps:
         update |= {"done": True, "status": "finished"}
     if ctx.on_step is not None:

@@ -49,6 +49,7 @@ from value_spectrum.scoring.revealed import (
     revealed_profile,
 )
 from value_spectrum.scoring.rundir import LabelledVideo, RunData, injected_profile, read_run
+from value_spectrum.scoring.session_length import session_length
 from value_spectrum.scoring.stats import finite_or_none, nanmedian, wilson
 from value_spectrum.scoring.usage import usage_rows
 from value_spectrum.values import VALUE_IDS, ValueProfile
@@ -316,6 +317,7 @@ def score_group(
             _session_summary(t, run.labels, target, opts, rev if len(trajs) == 1 else None)
             for t in trajs
         ],
+        session_length=session_length(trajs, run.labels, target),
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from value_spectrum.scoring.alignment import STEER_WINDOW
 from value_spectrum.scoring.consistency import DRIFT_ALPHA, DRIFT_THRESHOLD, N_PERM
 from value_spectrum.scoring.revealed import DEFAULT_CIRCLE_PRIOR, DEFAULT_L2, MIN_DECISIONS
+from value_spectrum.scoring.session_length import SessionLength
 from value_spectrum.scoring.usage import UsageRow
 
 
@@ -170,6 +171,9 @@ class GroupReport(_Model):
     stated profile, its alignment and the stated-vs-revealed gap. None without probes."""
     sessions: list[SessionSummary]
     """Each session scored alone."""
+    session_length: SessionLength | None = None
+    """Turns per session, sessions that ended ``left``, and dwell where recorded
+    (:mod:`value_spectrum.scoring.session_length`)."""
 
 
 class Example(_Model):

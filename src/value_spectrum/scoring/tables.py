@@ -160,6 +160,26 @@ def preference_table(
     return t
 
 
+def length_table(report: Report) -> Table | None:
+    """Session length per persona x model (and dwell where recorded); None when every session
+    ran its full length and no dwell was recorded (nothing to show)."""
+    rows = [g for g in report.groups if g.session_length is not None]
+    if not any(g.session_length.left or g.session_length.dwell_n  # type: ignore[union-attr]
+               or g.session_length.min_turns != g.session_length.max_turns for g in rows):  # type: ignore[union-attr]
+        return None
+    t = Table(title="Session length", box=box.SIMPLE_HEAD, pad_edge=False,
+              caption="turns: mean per session; left: sessions the viewer left; dw: mean dwell (s) on likes "
+                      "and skips, Spearman of the dwell profile with the target", caption_style="dim")
+    for col in ("persona", "model", "n", "turns", "range", "left", "dw like", "dw skip", "dw align"):
+        t.add_column(col, justify="left" if col in ("persona", "model") else "right", overflow="fold")
+    for g in rows:
+        sl = g.session_length
+        assert sl is not None
+        t.add_row(g.persona_id, g.model, str(sl.sessions), _f(sl.mean_turns, 1), f"{sl.min_turns}-{sl.max_turns}",
+                  str(sl.left), _f(sl.dwell_like_s, 1), _f(sl.dwell_skip_s, 1), _f(sl.dwell_alignment))
+    return t
+
+
 def report_renderables(report: Report, *, width: int = 120) -> RenderableType:
     """Everything the terminal report shows, laid out for a terminal ``width`` columns wide."""
     parts: list[RenderableType] = [summary_table(report)]
@@ -174,6 +194,9 @@ def report_renderables(report: Report, *, width: int = 120) -> RenderableType:
         reasons = reasons_table(report)
         if reasons is not None:
             parts.append(reasons)
+        lengths = length_table(report)
+        if lengths is not None:
+            parts.append(lengths)
         parts.append(
             Text(
                 "align: Spearman of revealed vs target; recov: vs the injected profile (reference "
