@@ -13,9 +13,10 @@ does. The truth is ``beta x centred(target)``. Reported, per value and overall:
 * **recovery**: Spearman between estimate and truth (median and SD over repetitions) and the
   calibration slope (revealed on injected; 1 = recovered at size); the same two for the
   smoothed estimate (default ridge + circle prior), to show what the prior does;
-* **drift**: the permutation test's false-positive rate with nothing planted, and its power with
-  a drift planted (the target moved linearly toward its mirror image ``1 - target`` over each
-  session, reaching ``drift`` of the way at the last turn); the share "too short to tell";
+* **drift**: the permutation test's false-positive rate (share of tested groups with p < alpha)
+  with nothing planted, and its power with a drift planted (the target moved linearly toward its
+  mirror image ``1 - target`` over each session, reaching ``drift`` of the way at the last turn);
+  the share of groups whose verdict is "too short to tell" with nothing planted;
 * **steerability**: its spread (SD over repetitions, pp) with nothing planted.
 """
 
@@ -254,7 +255,7 @@ def calibrate(
         )
         if cons.test is None or cons.test.verdict == "too short to tell":
             short += 1
-        else:
+        if cons.test is not None and math.isfinite(cons.test.p_value):
             flagged_null.append(cons.test.verdict == "drift")
         st = steerability_test([t.steps for t in trajs], n_perm=0)
         if math.isfinite(st.mean_pp):
@@ -280,7 +281,7 @@ def calibrate(
                 n_perm=d.n_perm,
                 seed=seed,
             )
-            if pc.test is not None and pc.test.verdict != "too short to tell":
+            if pc.test is not None and math.isfinite(pc.test.p_value):
                 flagged_planted.append(pc.test.verdict == "drift")
     return _summarise(
         d,

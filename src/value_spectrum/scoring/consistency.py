@@ -11,7 +11,8 @@ drift of alignment over a session, tested against a permutation null.
   (``n_perm`` times; all the shuffled windows fitted in one batched solve). The two-sided
   p-value is ``(1 + #|null| >= |observed|) / (1 + #usable)``; the effect size is the observed
   slope in null standard deviations (``z``). "drift" is called at ``p < alpha``; with fewer than
-  two scorable windows the verdict is "too short to tell";
+  two scorable windows, or a non-significant test on fewer than ``DRIFT_MIN_DECISIONS``
+  decisions (too little power to rule drift out), the verdict is "too short to tell";
 * **time to drift** = the first turn of the first window whose alignment falls below the
   threshold (None when none does), descriptive only.
 """
@@ -45,6 +46,11 @@ DRIFT_ALPHA = 0.05
 """Level of the permutation test of drift."""
 N_PERM = 100
 """Permutations of the drift test."""
+DRIFT_MIN_DECISIONS = 120
+"""Fewest decisions (of a group, sessions pooled by turn) at which "no drift detected" is said;
+below, a test that finds nothing says "too short to tell". In the calibration on the demo corpus
+(a planted drift to 75% of the mirror profile) the test's power was 0.34 at 60 decisions, 0.45
+at 90, 0.69 at 120 and 0.89 at 200, with at most 5% false positives at every length."""
 
 
 def auto_window(n_turns: int) -> int:
@@ -291,7 +297,12 @@ def _drift_test(
     sd = float(np.std(null, ddof=1))
     z = (slope - float(np.mean(null))) / sd if sd > 0 else nan
     span = float(mids[-1] - mids[0]) if mids.size >= 2 else 0.0
-    verdict = "drift" if p_value < alpha else "no drift detected"
+    if p_value < alpha:
+        verdict = "drift"
+    elif len(table) < DRIFT_MIN_DECISIONS:
+        verdict = "too short to tell"
+    else:
+        verdict = "no drift detected"
     return DriftTest(
         verdict, p_value, z, slope * span / 100.0, n_perm, int(null.size), alpha, ref_name
     )
