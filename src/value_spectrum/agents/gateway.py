@@ -45,7 +45,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from value_spectrum.agents import formats
+from value_spectrum.agents import formats, shared_limits
 from value_spectrum.agents.cache import ResponseCache, cacheable, request_key
 from value_spectrum.agents.chat import (
     ChatRequest,
@@ -421,6 +421,18 @@ class Gateway:
         return request if rf is request.response_format else dataclasses.replace(request, response_format=rf)
 
     async def _send(self, request: ChatRequest, *, retries: int | None = None) -> ChatResponse:
+        """One reply from the transport, admitted by the run-wide limiter when one is installed
+        (:mod:`~value_spectrum.agents.shared_limits`). Raises :class:`ModelError` only."""
+        shared = shared_limits.installed()
+        if shared is None or (self.rpm is None and self.tpm is None):
+            return await self._send_one(request, retries=retries)
+        key = shared_limits.limit_key(self.name, self.api_base)
+        await shared.admit(key, self.rpm, self.tpm)
+        response = await self._send_one(request, retries=retries)
+        shared.spent(key, self.tpm, response.usage.prompt_tokens + response.usage.completion_tokens)
+        return response
+
+    async def _send_one(self, request: ChatRequest, *, retries: int | None = None) -> ChatResponse:
         """One reply from the transport (fallbacks in order). Raises :class:`ModelError` only."""
         kwargs = self._kwargs(request)
         if not self.direct:

@@ -94,7 +94,10 @@ class SessionWorker:
         self._stopping: str | None = None
 
     async def ready(self) -> str:
-        """``host:pid`` of this actor, once it is up."""
+        """``host:pid`` of this actor, once it is up (the model client imported, so that the
+        first request is not held up by an import after its rate-limit slot)."""
+        with contextlib.suppress(ImportError):
+            import openai  # noqa: F401
         return f"{os.uname().nodename}:{os.getpid()}"
 
     async def drain(self, reason: str) -> None:

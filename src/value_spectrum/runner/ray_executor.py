@@ -153,9 +153,14 @@ class RayExecutor:
         def on_resumed(spec: SessionSpec) -> None:
             runner.summary.sessions_resumed += 1
 
+        limiter = None
+        if config.gateway.rpm is not None or config.gateway.tpm is not None:
+            from value_spectrum.runner.ray_limits import shared_bucket
+
+            limiter = shared_bucket(ray)  # --rpm/--tpm for the whole run, not per worker
         job = WorkerJob(config_json=config.model_dump_json(), plan_json=runner.plan.model_dump_json(),
                         run_dir=str(runner.log.path), checkpoints=config.checkpoints,
-                        given=ray.put(given) if given else None)
+                        given=ray.put(given) if given else None, limiter=limiter)
         pool = ActorPool(ray, job, actors=config.ray_actors, concurrency=config.concurrency)
         sink = Sink(on_step=runner.on_step, on_trajectory=runner.session_ended, on_failed=on_failed,
                     stop_reason=lambda: runner.stop_reason, on_resumed=on_resumed)
