@@ -93,3 +93,23 @@ def test_report_shows_session_length_and_the_dwell_profile(tmp_path: Path) -> No
     assert length_table(plain) is None
     assert plain.groups[0].session_length is not None
     assert plain.groups[0].session_length.dwell_reason == "no dwell recorded"
+
+
+def test_simulate_boredom_flag(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from value_spectrum.cli.app import build_app
+
+    app = build_app()
+    res = CliRunner().invoke(app, ["simulate", "--personas", "family_oriented", "--steps", "30", "--sessions", "3",
+                                   "--boredom", "0.2", "--dwell", "--out", str(tmp_path / "run"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["status_counts"] == {"left": 3}
+    report = CliRunner().invoke(app, ["report", str(tmp_path / "run")])
+    assert "Session length" in report.output
+    refused = CliRunner().invoke(app, ["simulate", "--model", "openai/x", "--boredom", "0.2", "--out",
+                                       str(tmp_path / "x")])
+    assert refused.exit_code == 2
+    assert "only the reference viewer" in refused.output

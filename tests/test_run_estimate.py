@@ -112,3 +112,56 @@ def test_a_finished_run_is_expected_from_the_cache(tmp_path: Path) -> None:
         assert after.cached_calls == 4
         other = estimate(config.model_copy(update={"strategy": "values"}))
         assert other.cached_calls == 0
+
+
+CLI_ISOLATED = r"""
+import socket, sys
+def refuse(self, address):
+    raise RuntimeError(f"dry run reached for the network: {address!r}")
+socket.socket.connect = refuse
+from value_spectrum.cli.app import main
+sys.argv = ["value-spectrum", "simulate", "--dry-run", "--model", "openai/gpt-4o", "--steps", "50", "--json"]
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print("LITELLM", "litellm" in sys.modules)
+"""
+
+
+def test_simulate_dry_run_prints_the_bill_and_writes_nothing(tmp_path: Path) -> None:
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    env |= {"VALUE_SPECTRUM_CACHE": str(cache), "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    out = subprocess.run([sys.executable, "-c", CLI_ISOLATED], cwd=work, env=env, capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    body, _, tail = out.stdout.rpartition("LITELLM")
+    assert tail.strip() == "False"
+    est = json.loads(body)
+    assert est["calls"] == 26 * 50
+    assert est["models"][0]["model"] == "openai/gpt-4o"
+    assert est["cost_usd"] > 0
+    assert est["image_tokens"] > 0
+    assert list(work.iterdir()) == []
+    assert not cache.exists()
+
+
+def test_the_run_summary_shows_estimate_and_actual(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from value_spectrum.cli.app import build_app
+
+    with TestServer(reply=lambda body: LIKE) as server:
+        res = CliRunner().invoke(build_app(), [
+            "simulate", "--model", "openai/test-vlm", "--api-base", server.base_url, "--personas", "family_oriented",
+            "--steps", "3", "--modality", "caption", "--out", str(tmp_path / "run"), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    est, actual = data["estimate"]["estimated"], data["estimate"]["actual"]
+    assert est["calls"] == 3
+    assert actual["decisions"] == 3
+    assert actual["input_tokens"] == data["prompt_tokens"]
+    assert est["input_tokens"] > 0
+    assert est["cost_usd"] == 0.0  # the test server's model has no price

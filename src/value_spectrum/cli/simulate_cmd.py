@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from value_spectrum.records import Step, Trajectory
+    from value_spectrum.runner.estimate import Estimate
     from value_spectrum.runner.summary import RunSummary
 
 EXIT_INTERRUPTED = 130
@@ -164,6 +165,11 @@ def simulate(
     fallback: FallbackOption = None,
     response_format: ResponseFormatOption = None,
     force_new: Annotated[bool, typer.Option("--force-new", help="Move an existing run in --out aside and start afresh.")] = False,
+    boredom: Annotated[float | None, typer.Option(min=0.0, help="Reference viewer: leave hazard per consecutive skip "
+                                                  "(sessions end 'left'); off by default.")] = None,
+    dwell: Annotated[bool, typer.Option("--dwell", help="Reference viewer: record seconds watched per decision.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan's calls, tokens and cost; call nothing, "
+                                          "write nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -186,7 +192,20 @@ def simulate(
         fail(error_line(exc))
     models = tuple(model or ("reference",))
     check_models(gateway, models)
+    viewer_options: dict[str, Any] = {}
+    if boredom is not None or dwell:
+        if any(m != "reference" for m in models):
+            fail("--boredom/--dwell: only the reference viewer has them (--model reference)")
+        viewer_options = {**({"boredom": boredom} if boredom is not None else {}), **({"dwell": True} if dwell else {})}
+    options: dict[str, Any] = dict(
+        personas=tuple(personas or ()), models=models, api_base=api_base, sessions=sessions, steps=steps, feed=feed,
+        modality=modality, strategy=strategy, seed=seed, probe_every=probe_every, corpus=corpus, embedder=embedder,
+        temperature=temperature, cache=cache, gateway=gateway, viewer_options=viewer_options)
+    if dry_run:
+        _dry_run(options, as_json=as_json)
+        return
     check_modality(models, api_base, modality, gateway)
+    est = _estimate_quietly(options) if any(m != "reference" for m in models) else None
     if ray_address is not None and executor != "ray":
         fail("--ray-address: only used with --executor ray")
     if ray_actors is not None and executor != "ray":
@@ -203,6 +222,7 @@ def simulate(
                 max_cost=max_cost, probe_every=probe_every, out=out, corpus=corpus, embedder=embedder,
                 temperature=temperature, cache=cache, latency=latency, executor=executor, ray_address=ray_address,
                 ray_actors=ray_actors, checkpoints=checkpoints, gateway=gateway, force_new=force_new, observer=_Bars(progress), handle_signals=True,
+                viewer_options=viewer_options,
             ))
     except ValidationError as exc:
         fail(error_line(exc, {"models": "model", "record_latency": "latency"}))
@@ -214,7 +234,40 @@ def simulate(
         fail(f"{where}{exc.strerror or exc}; fix that and run the same command again (finished sessions are kept)")
     except (ValueError, RuntimeError, ImportError) as exc:  # RunCheckError, RunDirError, RunInUseError
         fail(one_line(exc))
-    finish(run.summary, as_json=as_json)
+    finish(run.summary, as_json=as_json, estimate=est)
+
+
+def _dry_run(options: dict[str, Any], *, as_json: bool) -> None:
+    """``--dry-run``: the estimate of the plan, nothing called or written."""
+    from pydantic import ValidationError
+
+    from value_spectrum.cli._estimate import print_estimate
+    from value_spectrum.runner.config import RunConfig
+    from value_spectrum.runner.estimate import estimate
+
+    try:
+        est = estimate(RunConfig(**options))
+    except ValidationError as exc:
+        fail(error_line(exc, {"models": "model"}))
+    except (ValueError, OSError, KeyError) as exc:
+        fail(one_line(exc))
+    if as_json:
+        print_json(est.to_dict())
+    else:
+        print_estimate(est)
+
+
+def _estimate_quietly(options: dict[str, Any]) -> Estimate | None:
+    """The estimate shown beside the run's spending; None (logged) when it cannot be made: the
+    run itself checks and reports the same problems."""
+    from value_spectrum.runner.config import RunConfig
+    from value_spectrum.runner.estimate import estimate
+
+    try:
+        return estimate(RunConfig(**options))
+    except Exception as exc:  # never stop a run for its estimate
+        logging.getLogger(__name__).info("no estimate: %s", exc)
+        return None
 
 
 def one_line(exc: BaseException) -> str:
@@ -231,13 +284,18 @@ def setup_logging() -> None:
                         format="%(message)s")
 
 
-def finish(summary: RunSummary, *, as_json: bool) -> None:
-    """Print the summary and exit with the truth: 130 after Ctrl-C, 1 when a session ended in
-    error, a decision is an error or a session crashed, else 0."""
+def finish(summary: RunSummary, *, as_json: bool, estimate: Estimate | None = None) -> None:
+    """Print the summary (with the dry-run estimate beside what was spent, when given) and exit
+    with the truth: 130 after Ctrl-C, 1 when a session ended in error, a decision is an error or
+    a session crashed, else 0."""
+    from value_spectrum.cli._estimate import print_versus, versus
+
     if as_json:
-        print_json(summary.to_dict())
+        print_json({**summary.to_dict(), **({"estimate": versus(estimate, summary)} if estimate else {})})
     else:
         _print_summary(summary)
+        if estimate is not None:
+            print_versus(estimate, summary)
     if summary.stopped == "interrupt":
         raise typer.Exit(EXIT_INTERRUPTED)
     if summary.failed:

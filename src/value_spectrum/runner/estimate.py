@@ -38,7 +38,7 @@ from value_spectrum.personas.questionnaire import Instrument
 from value_spectrum.records import Observation
 from value_spectrum.retrieval.corpus import Corpus
 from value_spectrum.runner.config import RunConfig
-from value_spectrum.runner.plan import PLAIN_PERSONA, SessionSpec, build_plan
+from value_spectrum.runner.plan import PLAIN_PERSONA, Plan, SessionSpec
 
 logger = logging.getLogger(__name__)
 
@@ -270,9 +270,8 @@ def _with_images(request: ChatRequest, to_url: Callable[[str], str]) -> ChatRequ
 
 
 def _feed(config: RunConfig, corpus: Corpus, spec: SessionSpec, notes: list[str]) -> FeedPolicy:
-    items: tuple[str, ...] = tuple(getattr(spec, "items", ()))
-    if items:
-        return make_feed("items", corpus.videos, items=items)
+    if spec.items:
+        return make_feed("items", corpus.videos, items=spec.items)
     if config.feed in DECISION_FEEDS:
         note = f"feed {config.feed!r} follows the decisions; its picks are estimated with random ones"
         if note not in notes:
@@ -282,27 +281,27 @@ def _feed(config: RunConfig, corpus: Corpus, spec: SessionSpec, notes: list[str]
 
 
 def estimate(
-    config: RunConfig,
+    config: RunConfig | Plan,
     *,
     corpus: Corpus | None = None,
     personas: Sequence[Persona] | None = None,
     instrument: Instrument | None = None,
-    sessions: Sequence[SessionSpec] | None = None,
     cache_dir: Path | None = None,
 ) -> Estimate:
-    """Estimate the calls, tokens and cost of a run of ``config`` without running it: no model
-    is called, no file or folder is written, nothing is fetched.
+    """Estimate the calls, tokens and cost of a run without running it: no model is called, no
+    file or folder is written, nothing is fetched.
 
     Args:
-        config: the run.
+        config: the run's config (a simulate plan), or any :class:`Plan` (probe, preference).
         corpus: the corpus (default: ``load_corpus(config.corpus)``).
         personas: the personas (default: from ``config.personas``).
-        instrument: the questionnaire of probe runs (default: the built-in one when
+        instrument: the questionnaire of probe runs (default: ``config.instrument`` when
             ``probe_every`` is set).
-        sessions: the planned sessions (default: the plan of ``config``).
         cache_dir: the response cache's folder (default: the user cache's; ignored with
             ``cache=False``).
     """
+    plan = config if isinstance(config, Plan) else Plan(config=config)
+    config = plan.config
     from value_spectrum.agents import pricing
     from value_spectrum.retrieval.corpus import load_corpus
     from value_spectrum.runner.services import resolve_personas
@@ -310,11 +309,11 @@ def estimate(
     corpus = corpus if corpus is not None else load_corpus(config.corpus)
     personas = tuple(personas) if personas is not None else resolve_personas(config.personas)
     by_id = {p.id: p for p in personas}
-    specs = tuple(sessions) if sessions is not None else build_plan(config, tuple(by_id))
+    specs = plan.sessions(tuple(by_id))
     if config.probe_every > 0 and instrument is None:
         from value_spectrum.personas.instruments import load_instrument
 
-        instrument = load_instrument(None)
+        instrument = load_instrument(config.instrument)
     if config.cache and cache_dir is None:
         from value_spectrum.retrieval.cache import cache_subdir
 
@@ -326,7 +325,7 @@ def estimate(
     for spec in specs:
         row = totals.setdefault(spec.model, dict(sessions=0, decisions=0, calls=0, text=0, img=0, images=0, out=0))
         row["sessions"] += 1
-        steps = len(getattr(spec, "items", ())) or config.steps
+        steps = plan.steps_of(spec)
         picks = _picks(_feed(config, corpus, spec, notes), spec, steps)
         row["decisions"] += len(picks)
         if spec.model == REFERENCE:
