@@ -297,3 +297,22 @@ def test_a_thread_of_the_old_graph_layout_is_dropped_and_restarted(tmp_path: Pat
         return await run_session(graph, META, context(steps=4))
 
     assert [s.turn for s in asyncio.run(main()).steps] == [0, 1, 2, 3]
+
+
+def test_a_session_that_failed_from_its_first_turn_retries_from_turn_0(tmp_path: Path) -> None:
+    from value_spectrum.graphs.checkpoints import sqlite_checkpointer
+
+    async def main():
+        clean = await run_session(build_session_graph(), META, context(steps=6))
+        viewer = Flaky(tiny_corpus(), fail_from=0)
+        async with sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
+            graph = build_session_graph(saver)
+            failed = await run_session(graph, META, context(viewer, steps=6, max_consecutive_errors=2))
+            assert [s.outcome.value for s in failed.steps] == ["error", "error"]
+            viewer.broken, viewer.turns = False, []
+            fixed = await run_session(graph, META, context(viewer, steps=6), retry_error=True)
+            assert viewer.turns == list(range(6))
+        return clean, fixed
+
+    clean, fixed = asyncio.run(main())
+    assert fixed.model_dump_json() == clean.model_dump_json()

@@ -1,15 +1,15 @@
 """The feed session as a LangGraph graph: turn -> turn -> ... -> end, with a probe node between
 turns only on probe turns.
 
-State (:class:`SessionState`) is a TypedDict of plain JSON-able data with reducers (steps, probes,
-seen, liked and search hits are appended; the turn counter and flags are replaced), so any
-LangGraph checkpointer can serialise it. Services (viewer, corpus, persona, feed policy, search
+State (:class:`SessionState`) is a TypedDict of plain JSON-able data (steps, probes and search
+hits are appended through ``DeltaChannel`` s; the turn counter and flags are replaced; the videos
+seen and liked are read off the steps), so any LangGraph checkpointer can serialise it. Services (viewer, corpus, persona, feed policy, search
 tool, probe hook, seed) travel in the runtime context (:class:`SessionContext`), never in state.
 
 One turn (pick the video, ask the viewer, record the step) is one node, one superstep, and a
 checkpointer saves state after each one: a session killed in the middle resumes at its last
-finished turn with ``thread_id = session_id``
-(:func:`run_session` does this). Randomness is derived per turn from (session seed, turn), so a
+finished turn with ``thread_id = session_id`` (:func:`~value_spectrum.graphs.driver.run_session`
+does this). Randomness is derived per turn from (session seed, turn), so a
 resumed session is identical to an uninterrupted one.
 
 One bad reply never poisons the session: a viewer that raises or returns a failure outcome
