@@ -250,7 +250,7 @@ def heatmap_figure(
         dtype=float,
     ).reshape(len(rows), len(VALUE_IDS))
     with _style():
-        fig = _figure(width, 0.9 + 0.28 * max(1, len(rows)))
+        fig = _figure(width, max(1.8, 0.9 + 0.28 * max(1, len(rows))))  # room for the scale
         ax = fig.add_subplot()
         img = ax.imshow(np.ma.masked_invalid(data), cmap="viridis", vmin=0, vmax=100, aspect="auto")
         ax.set_xticks(range(len(VALUE_IDS)), [LABEL[v] for v in VALUE_IDS], rotation=30, ha="right")
