@@ -498,7 +498,7 @@ class Gateway:
                 except ModelError:
                     raise first from None
                 self.modality_problem = formats.modality_line(self.name, self.api_base or "the provider", str(first))
-                logger.warning("%s", self.modality_problem)
+                logger.info("%s", self.modality_problem)
                 raise ModalityMismatch(self.modality_problem) from None
         raise first
 
