@@ -186,15 +186,24 @@ class DirectClient:
         found = self._clients.get(key)
         if found is not None and found[0] is loop:
             return found[1]
-        from openai import AsyncOpenAI
+        from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
         api_key = self._api_key
         if api_key is None and self.api_base is not None and not os.environ.get("OPENAI_API_KEY"):
             api_key = "not-needed"
-        client = AsyncOpenAI(base_url=self.api_base, api_key=api_key, timeout=self.timeout_s, max_retries=self.num_retries)
+        # our own pool (the client's defaults): the SDK's wrapper would schedule its own close on
+        # whichever loop runs when it is collected, failing on a pool of a loop that has ended
+        client = AsyncOpenAI(base_url=self.api_base, api_key=api_key, timeout=self.timeout_s, max_retries=self.num_retries,
+                             http_client=DefaultAsyncHttpxClient())
         self._clients = {k: v for k, v in self._clients.items() if not v[0].is_closed()}
         self._clients[key] = (loop, client)
         return client
+
+    async def aclose(self) -> None:
+        """Close the running loop's client (its connections)."""
+        found = self._clients.pop(id(asyncio.get_running_loop()), None)
+        if found is not None:
+            await found[1].close()
 
     async def _create(self, model: str, kwargs: dict[str, Any], retries: int | None = None) -> Any:
         """One ``chat.completions.create`` with the limits and the extra retries around it

@@ -502,6 +502,12 @@ class Gateway:
                 raise ModalityMismatch(self.modality_problem) from None
         raise first
 
+    async def aclose(self) -> None:
+        """Close the direct path's connections of the running event loop (a later call opens
+        new ones)."""
+        if self._direct is not None:
+            await self._direct.aclose()
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """One reply through the transport (or the cache). Raises :class:`ModelError` only."""
         if self.modality_problem and formats.has_images(request):

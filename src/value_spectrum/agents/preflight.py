@@ -76,8 +76,14 @@ def modality_problem(model: str, api_base: str | None, modality: str | None, **g
         max_tokens=1,
         purpose="preflight",
     )
+    async def ask() -> None:
+        try:
+            await gw.complete(request)
+        finally:
+            await gw.aclose()
+
     try:
-        asyncio.run(gw.complete(request))
+        asyncio.run(ask())
     except ModalityMismatch as exc:
         return str(exc)
     except ModelError as exc:  # not a modality problem: the run reports it as it happens

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
@@ -33,3 +36,28 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def index_progress(what: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback ``(done, total)`` for an index build: a rich bar with items and rate
+    on stderr, shown from the first batch embedded (nothing when the index is up to date)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=err_console, transient=True)
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "task" not in state:
+            bar.start()
+            state["start"] = time.perf_counter()
+            state["task"] = bar.add_task(what, total=total, rate="")
+        elapsed = max(time.perf_counter() - state["start"], 1e-6)
+        bar.update(state["task"], completed=done, total=total, rate=f"{done / elapsed:.1f} videos/s")
+
+    try:
+        yield update
+    finally:
+        if "task" in state:
+            bar.stop()

