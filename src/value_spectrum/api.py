@@ -84,6 +84,19 @@ def _tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def refuse_if_in_use(out: str | Path | None) -> None:
+    """Refuse at once a run directory another process is running, before the corpus, the
+    personas and the model clients load (the runner checks again when it takes the lock).
+
+    Raises:
+        RunInUseError: one line naming the directory and the holder's pid.
+    """
+    if out is not None:
+        from value_spectrum.runlog import RunLock
+
+        RunLock(out).check_free()
+
+
 def _gateway(gateway: GatewayConfig | Mapping[str, Any] | None) -> GatewayConfig:
     from value_spectrum.runner.config import GatewayConfig
 
@@ -180,6 +193,7 @@ async def asimulate(
     from value_spectrum.runner.config import RunConfig
     from value_spectrum.runner.services import Services
 
+    refuse_if_in_use(out)
     feed_name = feed if isinstance(feed, str) else f"{USER_PREFIX}{feed.name}"
     given_corpus = None if corpus is None or isinstance(corpus, str) else corpus
     config = RunConfig(
@@ -253,6 +267,7 @@ async def aprobe(
 
     if every > turns:
         raise ValueError(f"--every: {every} is more than --turns {turns}: no probe would be asked")
+    refuse_if_in_use(out)
     config = RunConfig(
         personas=(persona,), models=(model,), api_base=api_base, steps=turns, probe_every=every,
         instrument=instrument, out=None if out is None else Path(out), feed=feed, seed=seed, concurrency=1,
@@ -300,6 +315,7 @@ async def abench_preference(
 
     if items not in ("auto", "retrieval", "authored"):
         raise ValueError(f"--items: unknown item source {items!r}; choose auto, retrieval or authored")
+    refuse_if_in_use(out)
     loaded = load_corpus(corpus)
     plan = preference_plan(
         loaded, model, persona=persona, per_value=per_value, modality=modality, corpus_spec=corpus,
@@ -371,6 +387,7 @@ __all__ = [
     "bench_preference",
     "export",
     "probe",
+    "refuse_if_in_use",
     "run_sync",
     "score",
     "simulate",

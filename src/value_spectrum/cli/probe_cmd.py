@@ -163,6 +163,13 @@ def probe(
         models=(model,), rpm=rpm, tpm=tpm, max_parallel=max_parallel, timeout=timeout, retries=retries,
         rate_limit_retries=rate_limit_retries, fallback=fallback, response_format=response_format,
     )
+    from value_spectrum.api import refuse_if_in_use
+    from value_spectrum.runlog import RunInUseError
+
+    try:
+        refuse_if_in_use(out)  # at once, before the checks that load model clients
+    except RunInUseError as exc:
+        fail(str(exc))
     check_modality((model,), api_base, modality, gateway)
     try:
         run = asyncio.run(aprobe(persona, model, out=out, api_base=api_base, turns=turns, every=every,

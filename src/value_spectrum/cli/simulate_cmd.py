@@ -204,6 +204,13 @@ def simulate(
     if dry_run:
         _dry_run(options, as_json=as_json)
         return
+    from value_spectrum.api import refuse_if_in_use
+    from value_spectrum.runlog import RunInUseError
+
+    try:
+        refuse_if_in_use(out)  # at once, before the checks that load model clients
+    except RunInUseError as exc:
+        fail(str(exc))
     check_modality(models, api_base, modality, gateway)
     est = _estimate_quietly(options) if any(m != "reference" for m in models) else None
     if ray_address is not None and executor != "ray":

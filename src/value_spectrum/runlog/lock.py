@@ -73,6 +73,13 @@ class RunLock:
         self._fd = fd
         return self
 
+    def check_free(self) -> None:
+        """Raise :class:`RunInUseError` at once when another process holds an existing run
+        directory (a quick check before slow preparations; creates nothing when the directory
+        does not exist)."""
+        if self._fd is None and self.path.is_file():
+            self.acquire().release()
+
     def release(self) -> None:
         """Let go (closing the descriptor drops the flock)."""
         if self._fd is not None:

@@ -270,12 +270,20 @@ class Runner:
             RunDirError: the directory holds another run.
         """
         start = time.perf_counter()
-        if self.check:
-            self.summary.warnings = preflight(self.plan, self.services)
+        # a run directory in use is refused before the (slower) checks; a new one is locked only
+        # after them, so that a refused plan writes nothing
+        lock = self._lock() if self.log.exists() else None
+        try:
+            if self.check:
+                self.summary.warnings = preflight(self.plan, self.services)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
         specs = self.plan.sessions(self.services.persona_ids)
-        if not self.log.exists():
+        if lock is None:
             self.log.check_can_create()  # before the lock file: nothing is written into a foreign folder
-        lock = self._lock()
+            lock = self._lock()
         try:
             self._prepare()
             todo = self._scan(specs)
