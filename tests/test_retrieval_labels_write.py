@@ -150,7 +150,7 @@ def test_write_then_simulate_and_report(
     summary = json.loads(r.stdout)
     assert summary["decisions"] == 10
     assert summary["outcomes"].get("error", 0) == 0
-    r = runner.invoke(app, ["report", str(run_dir), "--json"])
+    r = runner.invoke(app, ["report", str(run_dir), "--json", "--min-decisions", "10"])  # 10 decisions: below the default 30
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
     assert rep["labels_available"] is True

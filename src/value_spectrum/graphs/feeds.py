@@ -275,9 +275,8 @@ def _items(videos: Sequence[Video], *, items: Sequence[str] = (), **_: Any) -> F
     return ItemsFeed(items)
 
 
-FEED_POLICIES: Mapping[str, FeedFactory] = dict(
-    zip(FEED_NAMES, (_random, _balanced, _adaptive, _search, _replay, _items), strict=True)
-)
+_FACTORIES: tuple[FeedFactory, ...] = (_random, _balanced, _adaptive, _search, _replay, _items)
+FEED_POLICIES: Mapping[str, FeedFactory] = dict(zip(FEED_NAMES, _FACTORIES, strict=True))
 """Built-in policy name -> factory; pass ``registry=`` to :func:`make_feed` to add your own."""
 
 
