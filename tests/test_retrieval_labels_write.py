@@ -136,9 +136,9 @@ def test_write_then_simulate_and_report(
             "--corpus",
             str(corpus_dir),
             "--steps",
-            "5",
+            "6",
             "--sessions",
-            "2",
+            "5",
             "-p",
             "archetype_power",
             "--out",
@@ -148,7 +148,7 @@ def test_write_then_simulate_and_report(
     )
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
-    assert summary["decisions"] == 10
+    assert summary["decisions"] == 30
     assert summary["outcomes"].get("error", 0) == 0
     r = runner.invoke(app, ["report", str(run_dir), "--json", "--min-decisions", "10"])  # 10 decisions: below the default 30
     assert r.exit_code == 0, r.output
@@ -157,7 +157,7 @@ def test_write_then_simulate_and_report(
     assert rep["corpus"]["content_hash"] == prov["content_hash"]
     (group,) = rep["groups"]
     assert group["unlabelled"] == 0
-    assert group["n_decisions"] == 10
+    assert group["n_decisions"] == 30
     assert group["revealed"] is not None, group["revealed_reason"]
     assert group["alignment"] is not None, group["alignment_reason"]
     assert rep["summary"]["scored_groups"] == 1
