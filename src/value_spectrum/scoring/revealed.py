@@ -205,6 +205,16 @@ def fit_decomposition(
     absent = _absent_values(table.x)
     if absent:
         return Decomposition(None, None, f"no decided video is labelled with {', '.join(absent)}")
+    design = np.column_stack([np.ones(n), table.x])
+    rank = int(np.linalg.matrix_rank(design))
+    if rank < design.shape[1] and l2 <= 0 and circle_prior <= 0:
+        distinct = len({tuple(row) for row in table.x.tolist()})
+        return Decomposition(
+            None,
+            None,
+            f"the decided videos' labels span {rank} of the {design.shape[1]} dimensions the "
+            f"decomposition needs ({distinct} distinct videos); more distinct videos are needed",
+        )
     pen = circle_penalty(l2, circle_prior) if (l2 > 0 or circle_prior > 0) else None
     # the smoothed estimate is the penalised maximum-likelihood one (the penalty already keeps
     # it finite); the calibrated one is Firth's
