@@ -80,9 +80,10 @@ def run(config: Any) -> tuple[float, float, Any]:
     from value_spectrum.runner.local import run_batch
 
     obs = FirstStep()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     summary = asyncio.run(run_batch(config, observer=obs))
     t1 = time.perf_counter()
+    run.cpu_s = time.process_time() - c0  # type: ignore[attr-defined]
     return t1 - t0, t1 - (obs.first or t0), summary
 
 
@@ -114,6 +115,7 @@ def main() -> None:
             run(RunConfig(**{**common, "sessions": 2}, out=tmp / "warm"))  # imports, caches: once
             counting.reset()
             wall_local, wall_local_steps, s_local = run(RunConfig(**common, out=tmp / "local"))
+            cpu_local = run.cpu_s  # type: ignore[attr-defined]
             peak_local = counting.peak
             counting.reset()
             wall_ray, wall_ray_steps, s_ray = run(RunConfig(**common, out=tmp / "ray", executor="ray"))
@@ -123,7 +125,8 @@ def main() -> None:
                   f"server latency {args.latency_ms:.0f} ms (ideal wall {ideal:.2f} s)")
             print(f"  local executor: wall {wall_local:.2f} s ({wall_local_steps:.2f} s from the first "
                   f"decision), decisions {s_local.decisions}, "
-                  f"peak in flight {peak_local}")
+                  f"peak in flight {peak_local}; CPU {cpu_local:.2f} s in all = "
+                  f"{1000 * cpu_local / max(s_local.decisions, 1):.1f} ms per decision (server in-process)")
             print(f"  ray executor ({args.ray_cpus} actors): wall {wall_ray:.2f} s "
                   f"({wall_ray_steps:.2f} s from the first decision), decisions {s_ray.decisions}, "
                   f"peak in flight {peak_ray}")
