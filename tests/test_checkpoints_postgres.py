@@ -99,7 +99,11 @@ def test_killed_on_one_machine_resumes_on_another_from_postgres(tmp_path: Path, 
     assert summary.sessions_resumed >= 1
     assert summary.sessions_failed == []
     assert sessions(second) == expected
-    assert checkpointed_threads(postgres_url) == set()  # finished threads are deleted
+    # the threads of sessions finished in the rerun are deleted; a session killed after its record
+    # was written but before its thread was deleted keeps a stale thread (harmless: its record
+    # is final and the thread is never read again)
+    stale = checkpointed_threads(postgres_url)
+    assert {f"{t}.json" for t in stale} <= set(done_before)
 
 
 def _has_tables(url: str) -> bool:

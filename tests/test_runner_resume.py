@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -60,6 +61,29 @@ def wait_for_sessions(out: Path, n: int, proc: subprocess.Popen[str], timeout: f
     raise AssertionError("no session finished in time")
 
 
+def wait_for_inflight_checkpoint(out: Path, proc: subprocess.Popen[str], timeout: float = 60.0) -> str:
+    """The id of a session that has committed checkpoints (a few turns in, far from its end) and
+    no record yet: killing now leaves a session that must resume from its checkpoint. Waits on
+    what is on disk, never on the clock, so a loaded machine only makes it slower."""
+    db = out / "checkpoints.sqlite"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"batch ended before the kill: {proc.communicate()}"
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1) as conn:
+                    rows = conn.execute(
+                        "SELECT thread_id, COUNT(*) FROM checkpoints GROUP BY thread_id"
+                    ).fetchall()
+            except sqlite3.OperationalError:  # tables not created yet, or busy
+                rows = []
+            for thread_id, n in rows:
+                if 2 <= n <= 8 and not (out / "sessions" / f"{thread_id}.json").exists():
+                    return str(thread_id)
+        time.sleep(0.005)
+    raise AssertionError("no session was caught mid-way with a committed checkpoint")
+
+
 def records(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((out / "sessions").glob("*.json"))}
 
@@ -73,7 +97,7 @@ def test_kill_9_mid_batch_then_rerun_equals_uninterrupted(tmp_path: Path) -> Non
     out = tmp_path / "killed"
     proc = start(tmp_path, out, delay=0.02)
     done_at_kill = wait_for_sessions(out, 2, proc)
-    time.sleep(0.2)  # let the next wave get half-way (and past the 50 ms group commit)
+    wait_for_inflight_checkpoint(out, proc)  # a session a few turns in, with no record yet
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
