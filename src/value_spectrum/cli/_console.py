@@ -7,7 +7,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -29,6 +30,18 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print one line to stderr, ``error: <message>``, and exit with ``code``."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
+
+
+_T = TypeVar("_T")
+
+
+def write_or_fail(target: Path, what: str, write: Callable[[], _T]) -> _T:
+    """``write()``; when the disk refuses (an ``OSError``), one line naming ``target`` and
+    ``what`` could not be written, and exit 2."""
+    try:
+        return write()
+    except OSError as exc:
+        fail(f"{target}: cannot write {what} ({exc.strerror or exc})")
 
 
 def print_json(data: Any) -> None:

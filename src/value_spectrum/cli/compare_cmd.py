@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from value_spectrum.cli._console import console, err_console, fail, print_json
+from value_spectrum.cli._console import console, err_console, fail, print_json, write_or_fail
 
 
 def compare(
@@ -43,18 +43,12 @@ def compare(
     if figures is not None:
         from value_spectrum.scoring.compare_figures import write_comparison_figures
 
-        try:
-            paths = write_comparison_figures(cmp, figures)
-        except OSError as exc:
-            fail(f"{figures}: cannot write the figures ({exc.strerror or exc})")
+        paths = write_or_fail(figures, "the figures", lambda: write_comparison_figures(cmp, figures))
         err_console.print(f"{len(paths)} figure files written to {figures}")
     if html is not None:
         from value_spectrum.scoring.compare_html import write_comparison_html
 
-        try:
-            out = write_comparison_html(cmp, html)
-        except OSError as exc:
-            fail(f"{html}: cannot write the HTML page ({exc.strerror or exc})")
+        out = write_or_fail(html, "the HTML page", lambda: write_comparison_html(cmp, html))
         err_console.print(f"HTML comparison written to {out}")
     if as_json:
         print_json(cmp.model_dump(mode="json"))

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from value_spectrum.cli._console import console, err_console, fail, print_json
+from value_spectrum.cli._console import console, err_console, fail, print_json, write_or_fail
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +97,15 @@ def report(
         from value_spectrum.scoring.rundir import read_run
 
         try:
-            out = write_html(rep, html, explorer_data(read_run(run_dir)))
-        except OSError as exc:
-            fail(f"{html}: cannot write the HTML report ({exc.strerror or exc})")
-        except RunDirError as exc:
+            data = explorer_data(read_run(run_dir))
+        except (RunDirError, OSError) as exc:  # the run directory, not the page, failed
             fail(str(exc))
+        out = write_or_fail(html, "the HTML report", lambda: write_html(rep, html, data))
         err_console.print(f"HTML report written to {out} ({out.stat().st_size / 1e6:.1f} MB)")
     if figures is not None:
         from value_spectrum.scoring.report_figures import write_report_figures
 
-        try:
-            paths = write_report_figures(rep, figures)
-        except OSError as exc:
-            fail(f"{figures}: cannot write the figures ({exc.strerror or exc})")
+        paths = write_or_fail(figures, "the figures", lambda: write_report_figures(rep, figures))
         err_console.print(f"{len(paths)} figure files written to {figures}")
     if as_json:
         print_json(rep.to_dict())
