@@ -125,6 +125,16 @@ async def load_checkpoint(graph: Any, session_id: str) -> tuple[SessionState | N
     snap = await graph.aget_state(config)
     if not snap.values:
         return None, False
+    if not snap.next and not snap.values.get("done", True):
+        # a thread whose newest checkpoint schedules no next turn, yet the session is not done
+        # (seen after a kill -9 mid-run): continuing it would record a cut-short session as
+        # finished, so it starts again from turn 0, which gives the same record
+        logger.warning(
+            "session %s: its checkpoint schedules no next turn although the session is not done; "
+            "it starts again from turn 0", session_id,
+        )
+        await saver.adelete_thread(session_id)
+        return None, False
     return snap.values, not snap.next
 
 
