@@ -18,7 +18,7 @@ from value_spectrum.agents.observe import data_url
 
 
 def _pricing(gw: Gateway, name: str) -> dict[str, object]:
-    params = gw._deployment(name)["litellm_params"]
+    params = gw.litellm_transport.deployment(name)["litellm_params"]
     return {k: v for k, v in params.items() if k in FREE_PRICING}
 
 
@@ -96,7 +96,7 @@ def test_a_priced_model_answering_behind_a_free_deployment_is_still_priced(monke
     with srv.TestServer() as server:
         gw = Gateway("openai/proxy-alias-xyz", api_base=server.base_url, cache=False, direct=direct)
         proxied = asyncio.run(gw.complete(ChatRequest(messages=({"role": "user", "content": "hi"},))))
-    assert gw._free == (set() if direct else {"openai/proxy-alias-xyz"})
+    assert gw.litellm_transport.free == (set() if direct else {"openai/proxy-alias-xyz"})
     assert proxied.model == "gpt-4o-mini"
     assert proxied.usage.cost_usd > 0
 

@@ -7,30 +7,14 @@ pool, our rate limits where asked), which costs about a quarter of litellm's CPU
 other provider goes through litellm's ``Router``. Whichever answers, the request sent, the cache
 key, the usage and the recorded outcome are the same; ``direct=False`` forces the Router.
 
-On the Router path, retries with backoff (429, 5xx, timeouts, malformed bodies), timeouts, fallbacks and per-model
-rate limits are litellm's ``Router``'s, configured here, not a loop of ours:
-
-* ``num_retries`` retries of server errors and timeouts; ``rate_limit_retries`` retries of 429s
-  (litellm's ``RetryPolicy``), with the Router's exponential backoff and jitter;
-* ``timeout_s`` per attempt;
-* ``rpm`` / ``tpm`` set on the deployment; with either set the Router routes by usage and a
-  request over the limit waits for the next minute's window (``usage-based-routing-v2`` with the
-  Router's scheduler); each wait uses one of ``rate_limit_retries``, so keep that at least
-  ``concurrency / rpm``;
-* ``max_parallel_requests``: the most requests in flight to the deployment at once;
-* ``fallbacks``: other model strings tried in order when the first keeps failing.
+On the Router path (:mod:`value_spectrum.agents.router_transport`), retries, timeouts, fallbacks and
+per-model rate limits are litellm's ``Router``'s, configured there; unpriced self-hosted models
+are declared free on their deployment.
 
 Keys are read from the environment by litellm (``OPENAI_API_KEY``, ...) or from the variable
 named by ``api_key_env``; a key is never logged, stored, or put in :meth:`Gateway.describe`.
 Deterministic requests (temperature 0) are answered from the on-disk
 :class:`~value_spectrum.agents.cache.ResponseCache` when they were asked before.
-
-A model served from ``api_base`` that litellm's cost map does not know (a local vLLM,
-llama.cpp or Ollama model, the test server) is declared free on its deployment (every per-token
-rate 0). Its calls cost 0 either way, but without a price litellm runs its zero-cost diagnostic,
-a scan of the pricing entry, twice per call: about a third of litellm's CPU time per call
-(``benchmarks/bench_gateway.py``). A reply from another model than the one asked for (a proxy
-serving a priced model under an alias) is still priced by the model that answered.
 
 litellm is imported on first use, never at import of this module.
 """
@@ -40,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,97 +38,21 @@ from value_spectrum.agents.chat import (
     ModelRefusal,
     ToolCall,
 )
+from value_spectrum.agents.credentials import LOCAL_KEY, credentials_problem, redact
 from value_spectrum.agents.formats import ResponseFormat
+from value_spectrum.agents.router_transport import (
+    FREE_PRICING,
+    RouterTransport,
+    known_schema_support,
+)
 from value_spectrum.records import Usage
 
 logger = logging.getLogger(__name__)
 
-LOCAL_KEY = "not-needed"
-"""Placeholder key sent to a keyless OpenAI-compatible server (the OpenAI client insists on one)."""
-
-FREE_PRICING: dict[str, float] = {
-    "input_cost_per_token": 0.0,
-    "output_cost_per_token": 0.0,
-    "cache_read_input_token_cost": 0.0,
-    "cache_creation_input_token_cost": 0.0,
-}
-"""Deployment prices of an unpriced self-hosted model (see the module docstring)."""
-
-
-_served: dict[str, bool] = {}
-
-
-def _served_priced(model: str) -> bool:
-    """Whether litellm prices ``model`` (a reply's model name; memoized per name)."""
-    known = _served.get(model)
-    if known is None:
-        known = _served[model] = not _unpriced(model)
-    return known
-
-
-def _unpriced(model: str) -> bool:
-    """Whether litellm's cost map has no positive rate for ``model`` (no entry, or only zeros:
-    the entry an earlier Router registered from :data:`FREE_PRICING` counts as unpriced)."""
-    import litellm
-
-    try:
-        info = litellm.get_model_info(model=model)
-    except Exception:  # litellm raises a plain Exception subclass for unmapped models
-        return True
-    for key, value in dict(info).items():
-        if "cost" not in key and "pricing" not in key:
-            continue
-        if isinstance(value, dict | list | tuple) and value:
-            return False  # tiered or nested pricing: priced
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return False
-    return True
-
-
-def _redact(text: str, secrets: Sequence[str]) -> str:
-    for s in secrets:
-        if s and len(s) >= 6:
-            text = text.replace(s, "***")
-    return re.sub(r"\b(sk-[A-Za-z0-9_\-]{6})[A-Za-z0-9_\-]+", r"\1***", text)
-
-
-KEYLESS_PREFIXES = ("ollama/", "ollama_chat/")
-"""Providers that need no key (litellm reaches a local Ollama unless OLLAMA_API_BASE says
-otherwise)."""
-
-
-def credentials_problem(model: str, api_base: str | None = None, api_key_env: str | None = None) -> str | None:
-    """One line saying how to reach ``model`` when its provider's key is missing, else None.
-
-    A request without credentials fails inside the provider client, which litellm reports as a
-    server error and retries; checking first turns minutes of retries into one clear line.
-    """
-    if api_base or api_key_env or model.startswith(KEYLESS_PREFIXES):
-        return None
-    if model.startswith("openai/"):  # the direct path: the openai client's own variables
-        if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
-            return None
-        return (
-            f"no credentials for {model}: set OPENAI_API_KEY, or point --api-base at an "
-            "OpenAI-compatible server (e.g. --model openai/NAME --api-base http://127.0.0.1:8000/v1)"
-        )
-    try:
-        import litellm
-
-        env = litellm.validate_environment(model=model)
-    except Exception as exc:  # an unknown provider prefix, for instance
-        return f"cannot use model {model!r} ({exc}); use a litellm model string, or --api-base URL"
-    missing = env.get("missing_keys") or []
-    if env.get("keys_in_environment") or not missing:
-        return None
-    return (
-        f"no credentials for {model}: set {' or '.join(missing)}, or point --api-base at an "
-        "OpenAI-compatible server (e.g. --model openai/NAME --api-base http://127.0.0.1:8000/v1)"
-    )
-
+__all__ = ["FREE_PRICING", "LOCAL_KEY", "Gateway", "credentials_problem"]
 
 class Gateway:
-    """A litellm Router around one model string (plus fallbacks).
+    """One model string (plus fallbacks) behind the direct or the litellm transport.
 
     Args:
         model: a litellm model string: ``openai/gpt-4o``, ``anthropic/claude-...``,
@@ -225,8 +132,7 @@ class Gateway:
         compatible = all(is_compatible(n, api_base) for n in names)
         self.direct = compatible if direct is None else bool(direct and compatible)
         self._direct: Any = None
-        self._router: Any = None
-        self._free: set[str] = set()  # deployments declared free (FREE_PRICING)
+        self._litellm: RouterTransport | None = None
         self.cache: ResponseCache | None = None
         if cache:
             if cache_dir is None:
@@ -275,17 +181,7 @@ class Gateway:
 
                 known = pricing.supports(self.name, "response_schema")
                 return known
-            import litellm
-
-            try:
-                if litellm.get_model_info(model=self.name) is None:
-                    return None
-            except Exception:  # unknown models: try the schema, degrade on a rejection
-                return None
-            try:
-                self._schema_support = bool(litellm.supports_response_schema(model=self.name))
-            except Exception:
-                return None
+            self._schema_support = known_schema_support(self.name)
         return self._schema_support
 
     def supports_schema(self) -> bool:
@@ -293,23 +189,18 @@ class Gateway:
         the mode of :meth:`format_mode`); False only in text mode."""
         return self.format_mode() != "text"
 
-    def _deployment(self, name: str) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": name}
-        if self.api_base is not None:
-            params["api_base"] = self.api_base
-        if self._api_key is not None:
-            params["api_key"] = self._api_key
-        if self.rpm is not None:
-            params["rpm"] = self.rpm
-        if self.tpm is not None:
-            params["tpm"] = self.tpm
-        if self.max_parallel_requests is not None:
-            params["max_parallel_requests"] = self.max_parallel_requests
-        if self.api_base is not None and _unpriced(name):
-            logger.info("%s is not in litellm's cost map; its calls are recorded at cost 0", name)
-            params.update(FREE_PRICING)
-            self._free.add(name)
-        return {"model_name": name, "litellm_params": params}
+    @property
+    def litellm_transport(self) -> RouterTransport:
+        """The :class:`~value_spectrum.agents.router_transport.RouterTransport`, built on first use."""
+        if self._litellm is None:
+            self.format_mode()  # decided before the Router registers its deployments in litellm's map
+            names = [self.name, *[f for f in self.fallbacks if f != self.name]]
+            self._litellm = RouterTransport(
+                names, api_base=self.api_base, api_key=self._api_key, timeout_s=self.timeout_s,
+                num_retries=self.num_retries, rate_limit_retries=self.rate_limit_retries,
+                rpm=self.rpm, tpm=self.tpm, max_parallel=self.max_parallel_requests,
+            )
+        return self._litellm
 
     def _check_credentials(self) -> None:
         """Raise :class:`ModelError` at once when the provider's key is missing (checked once)."""
@@ -321,35 +212,7 @@ class Gateway:
     @property
     def router(self) -> Any:
         """The litellm Router, built on first use."""
-        if self._router is None:
-            from litellm import Router  # type: ignore[attr-defined]
-            from litellm.types.router import RetryPolicy
-
-            # decided before the Router registers its deployments in litellm's model map
-            self.format_mode()
-            names = [self.name, *[f for f in self.fallbacks if f != self.name]]
-            options: dict[str, Any] = {
-                "model_list": [self._deployment(n) for n in names],
-                "num_retries": self.num_retries,
-                "timeout": self.timeout_s,
-                "retry_policy": RetryPolicy(
-                    RateLimitErrorRetries=self.rate_limit_retries,
-                    TimeoutErrorRetries=self.num_retries,
-                    InternalServerErrorRetries=self.num_retries,
-                    BadRequestErrorRetries=0,
-                    AuthenticationErrorRetries=0,
-                    ContentPolicyViolationErrorRetries=0,
-                ),
-            }
-            if len(names) > 1:
-                options["fallbacks"] = [{self.name: names[1:]}]
-            if self.rpm is not None or self.tpm is not None:
-                # usage-based routing through the Router's scheduler: a request over the limit
-                # sleeps until the next minute's window (one rate-limit retry per window)
-                options["routing_strategy"] = "usage-based-routing-v2"
-                options["default_priority"] = 0
-            self._router = Router(**options)
-        return self._router
+        return self.litellm_transport.router
 
     def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -371,35 +234,13 @@ class Gateway:
     def _error(self, exc: BaseException) -> ModelError:
         if isinstance(exc, ModelError):
             return exc
-        msg = " ".join(_redact(f"{type(exc).__name__}: {exc}", [self._api_key or ""]).split())[:1000]
+        msg = " ".join(redact(f"{type(exc).__name__}: {exc}", [self._api_key or ""]).split())[:1000]
         names = {c.__name__ for c in type(exc).__mro__}
         code = str(getattr(exc, "code", "") or "")
         err = ModelRefusal(msg) if "ContentPolicyViolationError" in names or "content_filter" in code or "content_policy" in code else ModelError(msg)
         status = getattr(exc, "status_code", None)
         err.status = status if isinstance(status, int) else None
         return err
-
-    def _priced(self, response: ChatResponse, raw: Any) -> ChatResponse:
-        """``response`` priced by the model that answered, when a deployment declared free was
-        answered by a model litellm prices (a proxy behind ``api_base`` serving, say,
-        ``gpt-4o-mini`` under another name): litellm would have priced that by the reply's
-        model had the deployment not been declared free."""
-        if response.usage.cost_usd or not self._free or response.usage.cached:
-            return response
-        served = response.model
-        if not served or any(served == n or n.endswith("/" + served) for n in self._free):
-            return response  # the self-hosted model itself: free
-        if not _served_priced(served):
-            return response
-        try:
-            import litellm
-
-            cost = float(litellm.completion_cost(completion_response=raw, model=served) or 0.0)
-        except Exception:  # unpriceable after all: free, as before
-            return response
-        if not cost > 0:
-            return response
-        return dataclasses.replace(response, usage=response.usage.model_copy(update={"cost_usd": cost}))
 
     # ---- calls --------------------------------------------------------------------------------
     @property
@@ -436,13 +277,10 @@ class Gateway:
         """One reply from the transport (fallbacks in order). Raises :class:`ModelError` only."""
         kwargs = self._kwargs(request)
         if not self.direct:
-            if retries is not None:
-                kwargs["num_retries"] = retries
             try:
-                raw = await self.router.acompletion(model=self.name, **kwargs)
+                return await self.litellm_transport.complete(kwargs, retries=retries)
             except Exception as exc:  # every provider failure becomes one error type
                 raise self._error(exc) from None
-            return self._priced(_to_response(raw, self.name), raw)
         kwargs.pop("drop_params", None)
         names = [self.name, *[f for f in self.fallbacks if f != self.name]]
         for i, name in enumerate(names):
@@ -543,74 +381,9 @@ class Gateway:
             except Exception as exc:
                 raise self._error(exc) from None
             return
-        import litellm
-
-        chunks: list[Any] = []
         try:
-            stream = await self.router.acompletion(
-                model=self.name, stream=True, stream_options={"include_usage": True}, **kwargs
-            )
-            async for chunk in stream:
-                chunks.append(chunk)
-                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
+            async for item in self.litellm_transport.stream(kwargs):
+                yield item
         except Exception as exc:
             raise self._error(exc) from None
-        try:
-            built = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
-        except Exception as exc:  # the text was already delivered; only the totals are lost
-            logger.info("stream of %s: could not assemble usage: %s", self.name, exc)
-            built = None
-        if built is not None:
-            full = self._priced(_to_response(built, self.name), built)
-            for call in full.tool_calls:
-                yield call
-            yield full.usage
-        else:
-            yield Usage()
 
-
-def _cost(raw: Any) -> float:
-    hidden = getattr(raw, "_hidden_params", None) or {}
-    cost = hidden.get("response_cost")
-    if cost is None:
-        try:
-            import litellm
-
-            cost = litellm.completion_cost(completion_response=raw)
-        except Exception:  # unpriced models (local servers) cost 0
-            cost = 0.0
-    try:
-        return max(0.0, float(cost or 0.0))
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _to_response(raw: Any, fallback_name: str) -> ChatResponse:
-    """A litellm ``ModelResponse`` as a :class:`ChatResponse`."""
-    choice = raw.choices[0] if getattr(raw, "choices", None) else None
-    message = getattr(choice, "message", None)
-    text = getattr(message, "content", None) or ""
-    calls = []
-    for i, c in enumerate(getattr(message, "tool_calls", None) or []):
-        fn = getattr(c, "function", None)
-        calls.append(
-            ToolCall(
-                id=str(getattr(c, "id", None) or f"call_{i}"),
-                name=str(getattr(fn, "name", "") or ""),
-                arguments=str(getattr(fn, "arguments", "") or ""),
-            )
-        )
-    u = getattr(raw, "usage", None)
-    usage = Usage(
-        prompt_tokens=int(getattr(u, "prompt_tokens", 0) or 0),
-        completion_tokens=int(getattr(u, "completion_tokens", 0) or 0),
-        cost_usd=_cost(raw),
-    )
-    return ChatResponse(
-        text=str(text),
-        tool_calls=tuple(calls),
-        usage=usage,
-        finish_reason=str(getattr(choice, "finish_reason", "") or ""),
-        model=str(getattr(raw, "model", None) or fallback_name),
-    )
