@@ -112,4 +112,5 @@ def test_simulate_boredom_flag(tmp_path: Path) -> None:
     refused = CliRunner().invoke(app, ["simulate", "--model", "openai/x", "--boredom", "0.2", "--out",
                                        str(tmp_path / "x")])
     assert refused.exit_code == 2
-    assert "only the reference viewer" in refused.output
+    assert "--boredom: the reference viewer's leave hazard" in refused.output
+    assert "--leave" in refused.output

@@ -28,12 +28,16 @@ from value_spectrum.values import ValueProfile
 
 REFERENCE = "reference"
 """The model string of the reference viewer."""
+REFERENCE_ONLY = frozenset({"beta", "bias", "noise", "boredom"})
+"""Viewer options only the reference viewer has: a model viewer in the same run ignores them
+(``leave`` and ``dwell`` mean the same to both)."""
 
 
 def make_viewer(model: str, *, labels: Mapping[str, ValueProfile] | None = None, **opts: Any) -> Viewer:
     """A viewer for a model string: ``"reference"`` gives a :class:`ReferenceViewer` (needs
-    ``labels``; options beta, bias, noise, seed), anything else an :class:`LLMViewer` (options as
-    its constructor's).
+    ``labels``; options beta, bias, noise, seed, boredom, leave, dwell), anything else an
+    :class:`LLMViewer` (options as its constructor's; the reference-only ones in
+    :data:`REFERENCE_ONLY` are left out, so one run's options serve both).
 
     Raises:
         ValueError: ``"reference"`` without labels.
@@ -42,11 +46,12 @@ def make_viewer(model: str, *, labels: Mapping[str, ValueProfile] | None = None,
         if labels is None:
             raise ValueError("make_viewer('reference') needs labels: video id -> ValueProfile")
         return ReferenceViewer(labels, **opts)
-    return LLMViewer(model, **opts)
+    return LLMViewer(model, **{k: v for k, v in opts.items() if k not in REFERENCE_ONLY})
 
 
 __all__ = [
     "REFERENCE",
+    "REFERENCE_ONLY",
     "ChatModel",
     "ChatRequest",
     "ChatResponse",

@@ -41,6 +41,7 @@ from value_spectrum.personas.prompts import (
     SEARCH_HINT,
     Prompt,
     PromptStrategy,
+    contract,
     rating_question,
     repair_request,
     resolve_strategy,
@@ -135,6 +136,10 @@ class LLMViewer:
         max_tool_rounds: how many rounds of search tool calls before an answer is required.
         structured: ask for a JSON-schema ``response_format`` where the provider supports it.
         repair_refusals: also send the repair turn after a refusal (off: a refusal is data).
+        leave: also ask, every turn, whether the viewer leaves the feed after this video (a
+            leave ends the session with status ``left``); off by default.
+        dwell: also ask how many seconds the viewer would watch the video (``Decision.dwell_s``;
+            an unreadable answer is recorded as absent); off by default.
         gateway: extra keyword arguments for :class:`~value_spectrum.agents.gateway.Gateway`
             (retries, timeout_s, rpm, tpm, fallbacks, cache_dir, cache, ...).
     """
@@ -154,6 +159,8 @@ class LLMViewer:
         structured: bool = True,
         repair_refusals: bool = False,
         max_tokens: int | None = 512,
+        leave: bool = False,
+        dwell: bool = False,
         **gateway: Any,
     ) -> None:
         self.strategy_name, self.strategy = resolve_strategy(strategy)
@@ -175,6 +182,8 @@ class LLMViewer:
         self.structured = structured
         self.repair_refusals = repair_refusals
         self.max_tokens = max_tokens
+        self.leave = bool(leave)
+        self.dwell = bool(dwell)
 
     @property
     def wants_images(self) -> bool:
@@ -188,7 +197,7 @@ class LLMViewer:
             "viewer": "llm",
             "model": self.name,
             "strategy": self.strategy_name,
-            "template_hash": template_hash(self.strategy_name),
+            "template_hash": template_hash(self.strategy_name, leave=self.leave, dwell=self.dwell),
             "modality": self.modality,
             "temperature": self.temperature,
             "seed": self.seed,
@@ -196,6 +205,8 @@ class LLMViewer:
             "max_tool_rounds": self.max_tool_rounds,
             "structured": self.structured and self.model.supports_schema(),
             "api_base": self.api_base,
+            **({"leave": True} if self.leave else {}),
+            **({"dwell": True} if self.dwell else {}),
         }
         extra = getattr(self.model, "describe", None)
         if callable(extra):
@@ -203,6 +214,10 @@ class LLMViewer:
         return info
 
     # ---- requests -----------------------------------------------------------------------------
+    def prompt(self, persona: Persona | None) -> Prompt:
+        """The strategy's prompt for ``persona``, with the leave and dwell questions when on."""
+        return contract(self.strategy(persona), leave=self.leave, dwell=self.dwell)
+
     def _request(self, messages: list[Message], *, schema: dict[str, Any] | None, tools: bool, purpose: str) -> ChatRequest:
         rf = None
         if schema is not None and self.structured and self.model.supports_schema():
@@ -244,7 +259,7 @@ class LLMViewer:
     ) -> ChatRequest:
         """The first request of a decision without history, exactly as :meth:`decide` sends it
         (the dry run counts these and looks them up in the response cache)."""
-        prompt = self.strategy(persona)
+        prompt = self.prompt(persona)
         messages = self.messages_for(prompt, observation, (), search=search, image_url=image_url)
         return self._request(messages, schema=prompt.schema, tools=search, purpose="decide")
 
@@ -306,7 +321,7 @@ class LLMViewer:
         earlier: list[str] = []
         repairs = 0
         try:
-            prompt = self.strategy(persona)
+            prompt = self.prompt(persona)
             messages = self.messages_for(prompt, observation, history, search=search is not None)
             response: ChatResponse | None = None
             for round_no in range(self.max_tool_rounds + 1):
@@ -320,7 +335,7 @@ class LLMViewer:
             raw = response.text
             if not raw.strip() and response.finish_reason == "content_filter":
                 raise ModelRefusal("the provider's content filter stopped the reply")
-            parsed = parse_decision(raw)
+            parsed = self._parse(raw, observation)
             if isinstance(parsed, ParseFailure) and (parsed.outcome == Outcome.UNPARSEABLE or self.repair_refusals):
                 first_error = parsed.error
                 messages.append({"role": "assistant", "content": raw})
@@ -330,7 +345,7 @@ class LLMViewer:
                 response = await self.model.complete(self._request(messages, schema=prompt.schema, tools=False, purpose="repair"))
                 usages.append(response.usage)
                 raw = response.text
-                parsed = parse_decision(raw)
+                parsed = self._parse(raw, observation)
                 if isinstance(parsed, ParseFailure):
                     parsed = ParseFailure(parsed.outcome, f"{parsed.error} (after repair; first reply: {first_error})")
         except ModelRefusal as exc:
@@ -354,6 +369,9 @@ class LLMViewer:
             searches=tuple(queries),
             usage=self._usage(usages, repairs),
         )
+
+    def _parse(self, raw: str, observation: Observation) -> Decision | ParseFailure:
+        return parse_decision(raw, leave=self.leave, dwell=self.dwell, duration_s=observation.duration_s)
 
     @staticmethod
     def _usage(usages: list[Usage], repairs: int) -> Usage:

@@ -15,6 +15,8 @@ Two behaviours of real viewers, both off by default (the draws above are unchang
 * ``boredom`` (> 0): after a skip that ends a run of ``k`` consecutive skips, the viewer leaves
   the feed with probability ``1 - exp(-boredom * k)`` (its own seeded draw); the session then
   ends with status ``left``. A like resets the run.
+  ``leave=True`` without a ``boredom`` gives the hazard :data:`DEFAULT_BOREDOM` (the switch
+  that asks an LLM viewer whether it leaves gives the reference viewer a boredom model).
 * ``dwell``: every decision carries ``dwell_s = P(like) x the video's length`` (30 s when the
   video's length is unknown): a viewer stays longer on what it likes.
 
@@ -50,6 +52,8 @@ PLAIN_ID = "plain"
 """The persona id used for hashing when no persona is given."""
 DEFAULT_LENGTH_S = 30.0
 """The video length assumed for dwell when a card gives none."""
+DEFAULT_BOREDOM = 0.15
+"""The leave hazard per consecutive skip that ``leave=True`` gives when no ``boredom`` is set."""
 
 
 def _sigmoid(x: float) -> float:
@@ -89,6 +93,7 @@ class ReferenceViewer:
             rating range, to questionnaire answers).
         seed: the run's seed; with the persona, video and turn it fixes every draw.
         boredom: leave hazard per consecutive skip (0: never leaves).
+        leave: viewers may leave the feed: with ``boredom`` 0, the hazard :data:`DEFAULT_BOREDOM`.
         dwell: record seconds watched on each decision.
     """
 
@@ -106,6 +111,7 @@ class ReferenceViewer:
         seed: int = 0,
         boredom: float = 0.0,
         dwell: bool = False,
+        leave: bool = False,
     ) -> None:
         for label, number in (("beta", beta), ("bias", bias), ("noise", noise), ("boredom", boredom)):
             if not math.isfinite(number):
@@ -114,7 +120,7 @@ class ReferenceViewer:
             raise ValueError(f"reference viewer: noise must be >= 0, got {noise!r}")
         if boredom < 0:
             raise ValueError(f"reference viewer: boredom must be >= 0, got {boredom!r}")
-        self.boredom = float(boredom)
+        self.boredom = float(boredom) if boredom or not leave else DEFAULT_BOREDOM
         self.dwell = bool(dwell)
         self.labels: Mapping[str, ValueProfile] = labels
         self.beta = float(beta)

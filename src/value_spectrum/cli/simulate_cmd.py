@@ -165,9 +165,13 @@ def simulate(
     fallback: FallbackOption = None,
     response_format: ResponseFormatOption = None,
     force_new: Annotated[bool, typer.Option("--force-new", help="Move an existing run in --out aside and start afresh.")] = False,
+    leave: Annotated[bool, typer.Option("--leave", help="Viewers may leave the feed (sessions end 'left'): a model viewer "
+                                        "is asked each turn; the reference viewer gets a boredom model (--boredom, "
+                                        "default 0.15).")] = False,
     boredom: Annotated[float | None, typer.Option(min=0.0, help="Reference viewer: leave hazard per consecutive skip "
                                                   "(sessions end 'left'); off by default.")] = None,
-    dwell: Annotated[bool, typer.Option("--dwell", help="Reference viewer: record seconds watched per decision.")] = False,
+    dwell: Annotated[bool, typer.Option("--dwell", help="Record seconds watched per decision: a model viewer is asked; "
+                                        "the reference viewer stays P(like) x the video's length.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan's calls, tokens and cost; call nothing, "
                                           "write nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -192,11 +196,11 @@ def simulate(
         fail(error_line(exc))
     models = tuple(model or ("reference",))
     check_models(gateway, models)
-    viewer_options: dict[str, Any] = {}
-    if boredom is not None or dwell:
-        if any(m != "reference" for m in models):
-            fail("--boredom/--dwell: only the reference viewer has them (--model reference)")
-        viewer_options = {**({"boredom": boredom} if boredom is not None else {}), **({"dwell": True} if dwell else {})}
+    if boredom is not None and "reference" not in models:
+        fail("--boredom: the reference viewer's leave hazard (--model reference); a model viewer decides itself "
+             "whether it leaves: --leave")
+    viewer_options: dict[str, Any] = {**({"boredom": boredom} if boredom is not None else {}),
+                                      **({"leave": True} if leave else {}), **({"dwell": True} if dwell else {})}
     options: dict[str, Any] = dict(
         personas=tuple(personas or ()), models=models, api_base=api_base, sessions=sessions, steps=steps, feed=feed,
         modality=modality, strategy=strategy, seed=seed, probe_every=probe_every, corpus=corpus, embedder=embedder,

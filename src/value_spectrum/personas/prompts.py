@@ -16,6 +16,10 @@ Strategies:
   (0-10), preference alignment and an action;
 * ``values``: explicit value priorities from the target profile (top and low values in words).
 
+:func:`contract` adds the optional parts of the decision contract to any strategy's prompt: a
+dwell (seconds watched) and whether the viewer leaves the feed, asked only when a run turns them
+on (``viewer_options={"dwell": True, "leave": True}``; ``simulate --dwell --leave``).
+
 Example:
     >>> prompt = STRATEGIES["plain"](None)
     >>> prompt.system is None
@@ -88,6 +92,23 @@ SEARCH_HINT = (
     "You may first call the search_videos tool to look for videos you would want to see next "
     "(as you would type into the search box); then answer."
 )
+# ---- the optional parts of the decision contract (``contract(prompt, leave=, dwell=)``) -------
+DWELL_JSON = (
+    'Also add "dwell_s": the number of seconds you would watch this video before moving on '
+    "(0 if you would swipe away at once; up to its length if you would watch it to the end)."
+)
+LEAVE_JSON = (
+    'Also add "leave": true if you are bored of this feed and would close the app after this '
+    "video, false to keep scrolling."
+)
+DWELL_TEXT = (
+    "On a line of its own, write how many seconds you would watch this video before moving on, "
+    'as "Watched: <seconds> s" (0 if you would swipe away at once).'
+)
+LEAVE_TEXT = (
+    'On a line of its own, write "Leave: yes" if you are bored of this feed and would close the '
+    'app after this video, or "Leave: no" to keep scrolling.'
+)
 
 DECISION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -145,6 +166,34 @@ class Prompt:
     """Asked after each observation."""
     schema: dict[str, Any] | None
     """JSON schema of the reply, for ``response_format`` (None: free text)."""
+
+
+def contract(prompt: Prompt, *, leave: bool = False, dwell: bool = False) -> Prompt:
+    """``prompt`` asking also for a dwell (seconds watched) and/or whether the viewer leaves the
+    feed: in the question (read in every structured-output mode, the plain-text one included)
+    and, for a JSON strategy, in the schema (``dwell_s`` number, ``leave`` boolean, both
+    required, as strict schemas want). Off, the prompt is returned unchanged.
+
+    Example:
+        >>> p = contract(STRATEGIES["plain"](None), leave=True)
+        >>> p.question.endswith('"Leave: no" to keep scrolling.')
+        True
+    """
+    if not (leave or dwell):
+        return prompt
+    json_reply = prompt.schema is not None
+    clauses = [c for on, c in ((dwell, DWELL_JSON if json_reply else DWELL_TEXT),
+                               (leave, LEAVE_JSON if json_reply else LEAVE_TEXT)) if on]
+    schema = prompt.schema
+    if schema is not None:
+        extra: dict[str, Any] = {}
+        if dwell:
+            extra["dwell_s"] = {"type": "number"}
+        if leave:
+            extra["leave"] = {"type": "boolean"}
+        required = [*schema.get("required", ()), *(k for k in extra if k not in schema.get("required", ()))]
+        schema = {**schema, "properties": {**schema.get("properties", {}), **extra}, "required": required}
+    return Prompt(prompt.strategy, prompt.system, " ".join((prompt.question, *clauses)), schema)
 
 
 def _traits(persona: Persona) -> str:
@@ -251,16 +300,19 @@ def resolve_strategy(strategy: str | PromptStrategy) -> tuple[str, PromptStrateg
     return strategy, get_strategy(strategy)
 
 
-def template_hash(strategy: str) -> str:
-    """SHA-256 over a strategy's templates (and the shared repair, rating and history texts),
-    for the run manifest: it changes exactly when what the model is told changes. A user's
-    strategy (``user:<name>``) is hashed by its name: rename it when its prompt changes."""
+def template_hash(strategy: str, *, leave: bool = False, dwell: bool = False) -> str:
+    """SHA-256 over a strategy's templates (and the shared repair, rating and history texts,
+    and the leave and dwell clauses when the contract asks for them), for the run manifest: it
+    changes exactly when what the model is told changes. A user's strategy (``user:<name>``) is
+    hashed by its name: rename it when its prompt changes."""
+    extras = [c for on, c in ((dwell, (DWELL_JSON, DWELL_TEXT)), (leave, (LEAVE_JSON, LEAVE_TEXT))) if on]
     if strategy.startswith(USER_STRATEGY):
-        return hashlib.sha256(strategy.encode("utf-8")).hexdigest()
+        key = strategy if not extras else json.dumps([strategy, *extras])
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()
     get_strategy(strategy)
     shared = (REPAIR_REQUEST, RATING_QUESTION, RATING_SCHEMA, HISTORY_HEADER, SEARCH_HINT,
               VIDEO_DATA_OPEN, VIDEO_DATA_CLOSE, DATA_NOTICE)
-    payload = json.dumps([strategy, *_TEMPLATES[strategy], *shared], sort_keys=True, ensure_ascii=False)
+    payload = json.dumps([strategy, *_TEMPLATES[strategy], *shared, *extras], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -182,7 +182,7 @@ class _Counter:
         self.corpus = corpus
         self.mode = _format_mode(model, config)
         opts = {k: v for k, v in config.viewer_options.items()
-                if k in ("history_turns", "max_tool_rounds", "max_tokens", "seed", "structured")}
+                if k in ("history_turns", "max_tool_rounds", "max_tokens", "seed", "structured", "leave", "dwell")}
         self.viewer = LLMViewer(_Offline(model, self.mode), strategy=config.strategy, modality=config.modality,
                                 temperature=config.temperature, **opts)
         self.text = text_counter(model)

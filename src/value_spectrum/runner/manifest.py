@@ -42,14 +42,16 @@ def git_revision(where: Path | None = None) -> str | None:
     return rev or None
 
 
-def prompt_template_hash(strategy: str) -> str:
-    """The strategy's template hash from ``personas.prompts`` ('' when unavailable)."""
+def prompt_template_hash(strategy: str, viewer_options: dict[str, Any] | None = None) -> str:
+    """The strategy's template hash from ``personas.prompts`` ('' when unavailable), with the
+    leave and dwell clauses when the run's viewer options ask for them."""
     try:
         from value_spectrum.personas.prompts import template_hash
     except ImportError:
         return ""
     try:
-        return template_hash(strategy)
+        opts = viewer_options or {}
+        return template_hash(strategy, leave=bool(opts.get("leave")), dwell=bool(opts.get("dwell")))
     except ValueError:
         return ""
 
@@ -84,5 +86,5 @@ def build_manifest(
         corpus=corpus,
         seeds=(config.seed, *seeds),
         prompt_strategy=config.strategy,
-        prompt_template_hash=prompt_template_hash(config.strategy),
+        prompt_template_hash=prompt_template_hash(config.strategy, config.viewer_options),
     )
