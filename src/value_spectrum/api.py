@@ -61,7 +61,7 @@ class Run:
     summary: RunSummary
     """Counts, outcomes, errors, tokens, cost, time (``summary.to_dict()``: ``simulate --json``)."""
     kind: str = "simulate"
-    """simulate | probe | preference."""
+    """simulate | probe | preference | fork."""
     plan: Plan | None = None
     """What was run."""
 
@@ -330,6 +330,62 @@ async def abench_preference(
 def bench_preference(*args: Any, **kwargs: Any) -> Run:
     """:func:`abench_preference`, from sync code (also inside a running event loop)."""
     return run_sync(abench_preference(*args, **kwargs))
+
+
+async def afork(
+    run: Run | str | Path,
+    *,
+    session: str,
+    at: int,
+    model: str | None = None,
+    persona: str | None = None,
+    strategy: str | None = None,
+    out: str | Path | None = None,
+    api_base: str | None = None,
+    checkpoints: str | None = None,
+    viewer_factory: ViewerFactory | None = None,
+    observer: RunObserver | None = None,
+    handle_signals: bool = False,
+) -> Run:
+    """Continue one recorded session from turn ``at`` under one changed condition (``value-spectrum
+    fork``): the new run's first ``at`` steps are the parent's records, byte for byte; from turn
+    ``at`` on the session's seeds are the parent's and only the condition differs. The new run is
+    a normal run directory (its manifest's ``config["fork"]`` names the parent run, session, K and
+    the change) that ``report`` and ``compare`` read like any other; ``compare`` with the parent
+    reports paired differences over the turns after K. Calling it again continues the fork.
+
+    Args:
+        run: the parent run (a :class:`Run` or its directory).
+        session: the session id to fork.
+        at: K, the turns shared with the parent (0 .. its steps - 1).
+        model, persona, strategy: the one changed condition.
+        out: the fork's run directory.
+        api_base: OpenAI-compatible endpoint of the fork's model (default: the parent's).
+        checkpoints: the fork's checkpoint store (SQLite file or ``postgresql://...``).
+
+    Raises:
+        ForkError: unknown session, K out of range, nothing or more than one thing changed.
+        RunCheckError: an unknown model or provider, missing credentials.
+        RunDirError, RunInUseError: as :func:`asimulate`.
+    """
+    from value_spectrum.runner.fork import fork_plan
+
+    refuse_if_in_use(out)
+    parent = run.path if isinstance(run, Run) else run
+    plan, services = fork_plan(parent, session=session, at=at, model=model, persona=persona,
+                               strategy=strategy, out=out, api_base=api_base, checkpoints=checkpoints,
+                               viewer_factory=viewer_factory)
+    return await arun_plan(plan, services, observer=observer, handle_signals=handle_signals)
+
+
+def fork(*args: Any, **kwargs: Any) -> Run:
+    """:func:`afork`, from sync code (also inside a running event loop).
+
+    Example:
+        >>> import value_spectrum as vs
+        >>> # child = vs.fork("runs/a", session="carer--reference--000", at=10, model="openai/x")
+    """
+    return run_sync(afork(*args, **kwargs))
 
 
 def score(

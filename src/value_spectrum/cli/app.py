@@ -14,6 +14,7 @@ from value_spectrum.cli import (
     compare_cmd,
     corpus_cmd,
     export_cmd,
+    fork_cmd,
     humans_cmd,
     index_cmd,
     labels_cmd,
@@ -56,6 +57,7 @@ def build_app() -> typer.Typer:
     app.add_typer(index_cmd.build(), name="index", help="Build the CLIP/text vector index.")
     app.command("search")(index_cmd.search)
     app.command("simulate")(simulate_cmd.simulate)
+    app.command("fork")(fork_cmd.fork)
     app.command("export")(export_cmd.export)
     app.command("report")(report_cmd.report)
     app.command("compare")(compare_cmd.compare)

@@ -170,6 +170,7 @@ async def run_session(
     durability: str = "sync",
     checkpoint: tuple[SessionState | None, bool] | None = None,
     retry_error: bool = False,
+    start: Mapping[str, Any] | None = None,
 ) -> Trajectory:
     """Run (or resume) one session to its end.
 
@@ -186,6 +187,8 @@ async def run_session(
             trailing ``error`` steps are dropped and those turns asked again (same videos: the
             feed's RNG is per turn); the good turns are never redone. Without a thread to
             continue, the session starts from turn 0. False: an ended thread is returned as is.
+        start: the state a session without a thread starts from (a fork's state at turn K, see
+            :mod:`value_spectrum.runner.fork`); None: :func:`initial_state`.
 
     Returns:
         The trajectory.
@@ -213,7 +216,7 @@ async def run_session(
         logger.info("session %s already finished in its checkpoint", meta.session_id)
         return trajectory_from_state(state, meta)
     if state is None:
-        inp = initial_state()
+        inp = initial_state() if start is None else SessionState(**start)  # type: ignore[typeddict-item]
     else:
         logger.info("session %s resumes at turn %d", meta.session_id, state.get("turn", 0))
     # durability only means something with a checkpointer (and langgraph 1.2 fails on "sync"

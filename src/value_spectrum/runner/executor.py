@@ -91,7 +91,7 @@ class LocalExecutor:
             try:
                 trajectory = await run_session(  # retry_error: an error-ended session continues from its last good turn
                     graph, meta, context, control=control, durability=self.durability,
-                    checkpoint=checkpoint, retry_error=sid in runner.retry,
+                    checkpoint=checkpoint, retry_error=sid in runner.retry, start=spec.start,
                 )
             finally:
                 controls.discard(control)

@@ -8,6 +8,9 @@ only, so every invocation of the same command plans the same sessions.
   the identity, so another instrument is another run.
 * ``preference``: a fixed item list per value, asked in order (the ``items`` feed), with the
   paper's question (``plain``) or a persona's like/skip question.
+* ``fork``: one recorded session continued from turn K under one changed condition
+  (:mod:`value_spectrum.runner.fork`): its session starts from the state at turn K (the
+  parent's first K steps), with the parent session's id and seeds.
 
 Example:
     >>> plan = Plan(config=RunConfig(personas=("carer",), steps=5))
@@ -38,8 +41,8 @@ BENCHMARK = "preference"
 VALUE_KEY = "bench_value"
 """``Trajectory.extra`` key naming the value of a preference session (``scoring.preference``)."""
 
-PlanKind = Literal["simulate", "probe", "preference"]
-"""The three experiments one runner runs."""
+PlanKind = Literal["simulate", "probe", "preference", "fork"]
+"""The experiments one runner runs."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,38 @@ class SessionSpec:
     """Preference benchmark: the video ids asked, in order (empty: the plan's feed)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Provenance for ``Trajectory.extra`` (e.g. the value a preference session stands for)."""
+    start: Mapping[str, Any] | None = None
+    """Fork: the session graph's state a fresh thread starts from (the parent's state at turn K);
+    None: the empty state of turn 0."""
+
+
+class ForkOrigin(BaseModel):
+    """Where a fork comes from: stored in its manifest's ``config["fork"]``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    parent_run: str
+    """The parent run directory, as given."""
+    parent_run_id: str
+    """The parent's run id (its manifest)."""
+    session_id: str
+    """The forked session (the fork's session keeps this id)."""
+    at: int = Field(ge=0)
+    """K: the turns shared with the parent (steps 0..K-1 are the parent's records)."""
+    changed: dict[str, tuple[str, str]]
+    """The changed condition: ``model`` | ``persona`` | ``strategy`` -> (parent's, fork's)."""
+    persona_id: str
+    """The persona the fork plays."""
+    model: str
+    """The model the fork asks."""
+    index: int
+    """The parent session's index."""
+    seed: int
+    """The parent session's seed (the feed's per-turn RNG derives from it)."""
+    feed_seed: int
+    """The parent session's replay-feed seed."""
+    prefix_sha256: str
+    """SHA-256 of the shared steps' JSON: a rerun refuses a parent whose steps changed."""
 
 
 def model_slug(model: str) -> str:
@@ -99,6 +134,11 @@ class Plan(BaseModel):
     """Preference: how the items were chosen (``keyword-retrieval (...)`` or ``authored``)."""
     per_value: int = 0
     """Preference: items asked per value (at most)."""
+    fork: ForkOrigin | None = None
+    """Fork: where it comes from (part of the identity)."""
+    start: dict[str, Any] = Field(default_factory=dict, repr=False)
+    """Fork: the session state at turn K, rebuilt from the parent's record (its digest, not the
+    state, is part of the identity)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
@@ -108,6 +148,8 @@ class Plan(BaseModel):
             raise ValueError("a probe plan needs probe_every >= 1")
         if self.kind == "simulate" and self.items:
             raise ValueError("only a preference plan has fixed items")
+        if (self.kind == "fork") != (self.fork is not None):
+            raise ValueError("a fork plan (and only a fork plan) has a fork origin")
         return self
 
     # ---- identity ---------------------------------------------------------------------------
@@ -120,6 +162,8 @@ class Plan(BaseModel):
         if self.kind == "preference":
             out |= {"benchmark": BENCHMARK, "per_value": self.per_value, "item_source": self.item_source,
                     "items": {k: list(v) for k, v in self.items.items()}}
+        if self.fork is not None:
+            out["fork"] = self.fork.model_dump(mode="json")
         return out
 
     def identity(self) -> dict[str, Any]:
@@ -134,7 +178,7 @@ class Plan(BaseModel):
         """``field: theirs in the manifest, ours now`` for every identity field that differs from
         a manifest's stored config (a manifest without ``plan`` is a simulate run)."""
         old = {"plan": "simulate", **stored}
-        plan_keys = {"plan", "instrument_digest", "items", "item_source", "benchmark", "per_value"}
+        plan_keys = {"plan", "instrument_digest", "items", "item_source", "benchmark", "per_value", "fork"}
         diffs = self.config.differences({k: v for k, v in old.items() if k not in plan_keys})
         mine = self.plan_fields()
         for k in sorted(set(mine) | ((plan_keys - {"plan"}) & set(old)), key=lambda k: (k == "items", k)):
@@ -171,6 +215,14 @@ class Plan(BaseModel):
         c = self.config
         personas = (PLAIN_PERSONA,) if c.strategy == "plain" else persona_ids
         specs: list[SessionSpec] = []
+        if self.fork is not None:
+            o = self.fork
+            return (SessionSpec(
+                session_id=o.session_id, persona_id=o.persona_id, model=o.model, index=o.index,
+                seed=o.seed, feed_seed=o.feed_seed, start=self.start,
+                extra={"fork": {"parent_run_id": o.parent_run_id, "session_id": o.session_id, "at": o.at,
+                                "changed": {k: list(v) for k, v in o.changed.items()}}},
+            ),)
         if self.kind == "preference":
             for persona_id in personas:
                 for model in c.models:
