@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from value_spectrum.records import Modality
     from value_spectrum.retrieval.corpus import Corpus
     from value_spectrum.runner.config import GatewayConfig, RunConfig
+    from value_spectrum.runner.estimate import Estimate
     from value_spectrum.runner.plan import Plan
     from value_spectrum.runner.runner import RunObserver
     from value_spectrum.runner.services import Services, ViewerFactory
@@ -261,22 +262,50 @@ async def aprobe(
         ValueError: ``every`` more than ``turns``, a bad persona, instrument or option.
         RunCheckError, RunInUseError, RunDirError: as :func:`asimulate`.
     """
+    from value_spectrum.runner.services import Services
+
+    plan = probe_plan(persona, model, turns=turns, every=every, instrument=instrument, feed=feed, seed=seed,
+                      modality=modality, out=out, corpus=corpus, api_base=api_base, gateway=gateway)
+    refuse_if_in_use(out)
+    services = Services(plan.config, viewer_factory=viewer_factory)
+    plan = plan.model_copy(update={"instrument": services.instrument_identity()})
+    return await arun_plan(plan, services, observer=observer)
+
+
+def probe_plan(
+    persona: str,
+    model: str = "reference",
+    *,
+    turns: int = 60,
+    every: int = 20,
+    instrument: str | None = None,
+    feed: str = "random",
+    seed: int = 0,
+    modality: Modality = "frames",
+    out: str | Path | None = None,
+    corpus: str | None = None,
+    api_base: str | None = None,
+    gateway: GatewayConfig | Mapping[str, Any] | None = None,
+) -> Plan:
+    """The plan of :func:`aprobe` (``probe --dry-run`` estimates it): one session of ``turns``
+    decisions with a questionnaire every ``every`` turns. Reads nothing but its options.
+
+    Raises:
+        ValueError: ``every`` more than ``turns``.
+        pydantic.ValidationError: a bad option (names the field).
+    """
     from value_spectrum.runner.config import RunConfig
     from value_spectrum.runner.plan import Plan
-    from value_spectrum.runner.services import Services
 
     if every > turns:
         raise ValueError(f"--every: {every} is more than --turns {turns}: no probe would be asked")
-    refuse_if_in_use(out)
     config = RunConfig(
         personas=(persona,), models=(model,), api_base=api_base, steps=turns, probe_every=every,
         instrument=instrument, out=None if out is None else Path(out), feed=feed, seed=seed, concurrency=1,
         modality=modality,
         corpus=corpus, gateway=_gateway(gateway),
     )
-    services = Services(config, viewer_factory=viewer_factory)
-    plan = Plan(config=config, kind="probe", instrument=services.instrument_identity())
-    return await arun_plan(plan, services, observer=observer)
+    return Plan(config=config, kind="probe")
 
 
 def probe(*args: Any, **kwargs: Any) -> Run:
@@ -325,6 +354,42 @@ async def abench_preference(
     )
     services = Services(plan.config, corpus=loaded, viewer_factory=viewer_factory)
     return await arun_plan(plan, services, observer=observer)
+
+
+def estimate_probe(persona: str, model: str = "reference", **options: Any) -> Estimate:
+    """``probe --dry-run``: the calls, tokens and cost of :func:`aprobe` with the same options,
+    nothing called or written (:func:`value_spectrum.runner.estimate.estimate`)."""
+    from value_spectrum.runner.estimate import estimate
+
+    return estimate(probe_plan(persona, model, **options))
+
+
+def estimate_preference(
+    model: str = "reference", *, persona: str | None = None, per_value: int = 50, modality: Modality = "frames",
+    corpus: str | None = None, items: str = "auto", embedder: str = "auto", seed: int = 0,
+    api_base: str | None = None, gateway: GatewayConfig | Mapping[str, Any] | None = None,
+) -> Estimate:
+    """``bench preference --dry-run``: the estimate of :func:`abench_preference`. Items come
+    from the corpus index only when it is built already (a dry run builds nothing); otherwise
+    from the authored primary values, and the estimate's notes say so."""
+    import dataclasses
+
+    from value_spectrum.retrieval.corpus import load_corpus
+    from value_spectrum.runner.estimate import estimate
+    from value_spectrum.runner.preference import preference_plan
+
+    if items not in ("auto", "retrieval", "authored"):
+        raise ValueError(f"--items: unknown item source {items!r}; choose auto, retrieval or authored")
+    loaded = load_corpus(corpus)
+    plan = preference_plan(loaded, model, persona=persona, per_value=per_value, modality=modality,
+                           corpus_spec=corpus, items=items, embedder=embedder, seed=seed,  # type: ignore[arg-type]
+                           api_base=api_base, gateway=_gateway(gateway), build_index=False)
+    est = estimate(plan, corpus=loaded)
+    note = f"items: {sum(len(v) for v in plan.items.values())} over {len(plan.items)} values, {plan.item_source}"
+    if items != "authored" and plan.item_source == "authored":
+        note += (" (the corpus index is not built yet, and a dry run builds nothing: the real run retrieves "
+                 "items by keyword, so the count per value may differ)")
+    return dataclasses.replace(est, notes=(*est.notes, note))
 
 
 def bench_preference(*args: Any, **kwargs: Any) -> Run:
@@ -441,8 +506,11 @@ __all__ = [
     "arun_plan",
     "asimulate",
     "bench_preference",
+    "estimate_preference",
+    "estimate_probe",
     "export",
     "probe",
+    "probe_plan",
     "refuse_if_in_use",
     "run_sync",
     "score",

@@ -109,6 +109,8 @@ def preference(
     rate_limit_retries: RateLimitRetriesOption = None,
     fallback: FallbackOption = None,
     response_format: ResponseFormatOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan's calls, tokens and cost; call nothing, "
+                                          "write nothing (items from the index only when it is built).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The paper's preference test: % of 'yes' per value, beside the paper's figures."""
@@ -120,7 +122,8 @@ def preference(
 
     from pydantic import ValidationError
 
-    from value_spectrum.api import abench_preference
+    from value_spectrum.api import abench_preference, estimate_preference
+    from value_spectrum.cli._estimate import estimate_quietly, print_versus, show_estimate, versus
     from value_spectrum.cli.simulate_cmd import finish, one_line, setup_logging
 
     setup_logging()
@@ -128,6 +131,11 @@ def preference(
         models=(model,), rpm=rpm, tpm=tpm, max_parallel=max_parallel, timeout=timeout, retries=retries,
         rate_limit_retries=rate_limit_retries, fallback=fallback, response_format=response_format,
     )
+    options: dict[str, Any] = dict(api_base=api_base, persona=persona, per_value=per_value, modality=modality,
+                                   corpus=corpus, items=items, embedder=embedder, seed=seed, gateway=gateway)
+    if dry_run:
+        show_estimate(lambda: estimate_preference(model, **options), as_json=as_json)
+        return
     from value_spectrum.api import refuse_if_in_use
     from value_spectrum.runlog import RunInUseError
 
@@ -136,6 +144,7 @@ def preference(
     except RunInUseError as exc:
         fail(str(exc))
     check_modality((model,), api_base, modality, gateway)
+    est = estimate_quietly(lambda: estimate_preference(model, **options)) if model != "reference" else None
     try:
         run = asyncio.run(abench_preference(
             model, out=out, api_base=api_base, persona=persona, per_value=per_value,
@@ -148,7 +157,7 @@ def preference(
         fail(one_line(exc))
     run_dir = run.path
     if run.summary.failed:
-        finish(run.summary, as_json=as_json)
+        finish(run.summary, as_json=as_json, estimate=est)
     from value_spectrum.scoring.report import ScoringOptions, build_report
 
     rep = build_report(run_dir, ScoringOptions(n_boot=0))
@@ -159,13 +168,16 @@ def preference(
         fail(f"no item could be scored: {asked} of {asked} abstained (refused, unreadable or errors; "
              f"see {run_dir}){hint}", code=1)
     if as_json:
-        print_json(preference_json(rep, items=run.plan.item_source if run.plan is not None else ""))
+        data = preference_json(rep, items=run.plan.item_source if run.plan is not None else "")
+        print_json({**data, **({"estimate": versus(est, run.summary)} if est is not None else {})})
         return
     from value_spectrum.scoring.tables import preference_table
 
     console.print(preference_table(rep.preference, rep.reference))
     console.print(f"[dim]{rep.citation}[/]")
     console.print(f"run directory: {run_dir}  (value-spectrum report {run_dir} --html report.html)")
+    if est is not None:
+        print_versus(est, run.summary)
 
 
 def build() -> typer.Typer:

@@ -144,6 +144,8 @@ def probe(
     rate_limit_retries: RateLimitRetriesOption = None,
     fallback: FallbackOption = None,
     response_format: ResponseFormatOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan's calls, tokens and cost; call nothing, "
+                                          "write nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Probe a persona's stated values every K turns of a feed session, against its choices.
@@ -155,6 +157,7 @@ def probe(
     from pydantic import ValidationError
 
     from value_spectrum.api import aprobe
+    from value_spectrum.cli._estimate import estimate_quietly, print_versus, show_estimate, versus
     from value_spectrum.cli.simulate_cmd import finish, one_line, setup_logging
     from value_spectrum.scoring.report import ScoringOptions, build_report
 
@@ -163,6 +166,13 @@ def probe(
         models=(model,), rpm=rpm, tpm=tpm, max_parallel=max_parallel, timeout=timeout, retries=retries,
         rate_limit_retries=rate_limit_retries, fallback=fallback, response_format=response_format,
     )
+    options: dict[str, Any] = dict(out=out, api_base=api_base, turns=turns, every=every, instrument=instrument,
+                                   feed=feed, seed=seed, gateway=gateway, modality=modality)
+    if dry_run:
+        from value_spectrum.api import estimate_probe
+
+        show_estimate(lambda: estimate_probe(persona, model, **options), as_json=as_json)
+        return
     from value_spectrum.api import refuse_if_in_use
     from value_spectrum.runlog import RunInUseError
 
@@ -171,17 +181,21 @@ def probe(
     except RunInUseError as exc:
         fail(str(exc))
     check_modality((model,), api_base, modality, gateway)
+    if model != "reference":
+        from value_spectrum.api import estimate_probe
+
+        est = estimate_quietly(lambda: estimate_probe(persona, model, **options))
+    else:
+        est = None
     try:
-        run = asyncio.run(aprobe(persona, model, out=out, api_base=api_base, turns=turns, every=every,
-                                 instrument=instrument, feed=feed, seed=seed, gateway=gateway,
-                                 modality=modality))  # type: ignore[arg-type]
+        run = asyncio.run(aprobe(persona, model, **options))
     except ValidationError as exc:
         fail(error_line(exc))
     except (ValueError, KeyError, OSError, RuntimeError) as exc:
         fail(one_line(exc))
     run_dir = run.path
     if run.summary.failed:
-        finish(run.summary, as_json=as_json)
+        finish(run.summary, as_json=as_json, estimate=est)
     from value_spectrum.agents.probing import probe_coverage
     from value_spectrum.runlog import RunLog
 
@@ -193,6 +207,8 @@ def probe(
     data["items_asked"] = coverage.asked
     data["items_unanswered"] = coverage.unanswered
     data["unanswered_sample"] = coverage.sample_reply
+    if est is not None:
+        data["estimate"] = versus(est, run.summary)
     nothing = coverage.answered == 0
     if as_json:
         print_json(data)
@@ -216,6 +232,8 @@ def probe(
     console.print(
         f"outcomes: {', '.join(f'{k} {v}' for k, v in data['outcomes'].items())} · run directory: {run_dir}"
     )
+    if est is not None:
+        print_versus(est, run.summary)
     if coverage.unanswered:
         err_console.print(f"probe: {coverage.describe()}", markup=False, highlight=False, soft_wrap=True)
     if nothing:

@@ -250,35 +250,20 @@ def simulate(
 
 def _dry_run(options: dict[str, Any], *, as_json: bool) -> None:
     """``--dry-run``: the estimate of the plan, nothing called or written."""
-    from pydantic import ValidationError
-
-    from value_spectrum.cli._estimate import print_estimate
+    from value_spectrum.cli._estimate import show_estimate
     from value_spectrum.runner.config import RunConfig
     from value_spectrum.runner.estimate import estimate
 
-    try:
-        est = estimate(RunConfig(**options))
-    except ValidationError as exc:
-        fail(error_line(exc, {"models": "model"}))
-    except (ValueError, OSError, KeyError) as exc:
-        fail(one_line(exc))
-    if as_json:
-        print_json(est.to_dict())
-    else:
-        print_estimate(est)
+    show_estimate(lambda: estimate(RunConfig(**options)), as_json=as_json, names={"models": "model"})
 
 
 def _estimate_quietly(options: dict[str, Any]) -> Estimate | None:
-    """The estimate shown beside the run's spending; None (logged) when it cannot be made: the
-    run itself checks and reports the same problems."""
+    """The estimate shown beside the run's spending (None when it cannot be made)."""
+    from value_spectrum.cli._estimate import estimate_quietly
     from value_spectrum.runner.config import RunConfig
     from value_spectrum.runner.estimate import estimate
 
-    try:
-        return estimate(RunConfig(**options))
-    except Exception as exc:  # never stop a run for its estimate
-        logging.getLogger(__name__).info("no estimate: %s", exc)
-        return None
+    return estimate_quietly(lambda: estimate(RunConfig(**options)))
 
 
 def one_line(exc: BaseException) -> str:

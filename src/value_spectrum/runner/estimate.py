@@ -6,7 +6,8 @@ adaptive and search feeds follow the decisions, so their picks are stood in for 
 each decision's first request is rendered by the viewer's own code for the real persona and video,
 its text counted with the model's tokenizer and its keyframes by the provider's image formula
 (:mod:`value_spectrum.agents.tokens`), and its response-cache key looked up read-only
-(:func:`~value_spectrum.agents.cache.cached_keys`): a hit costs nothing. Replies are assumed to be
+(:func:`~value_spectrum.agents.cache.cached_keys`): a hit costs nothing, and so does a repeat of a
+request earlier in the plan (a second probe's items, a replayed feed). Replies are assumed to be
 as long as :data:`TYPICAL_REPLY` of the strategy; questionnaire probes add one call per item.
 Prices come from litellm's model map read as a file (:mod:`value_spectrum.agents.pricing`);
 a model it does not price is named, and its cost left out of the total.
@@ -348,10 +349,14 @@ def estimate(
             probes = len(picks) // config.probe_every
             rating = counter.text.count(RATING_REPLY)
             for item in instrument.items:
-                text, _, _ = counter.request_tokens(counter.viewer.rating_request(persona, instrument, item))
+                request = counter.viewer.rating_request(persona, instrument, item)
+                text, _, _ = counter.request_tokens(request)
                 row["calls"] += probes
                 row["text"] += probes * text
                 row["out"] += probes * rating
+                key = counter._key(request, ())
+                if key is not None:
+                    keys.setdefault(spec.model, []).extend([key] * probes)
     hits = _cache_hits(cache_dir if config.cache else None, keys, notes)
     models: list[ModelEstimate] = []
     for model, row in totals.items():
@@ -390,13 +395,23 @@ def estimate(
 
 
 def _cache_hits(cache_dir: Path | None, keys: dict[str, list[str]], notes: list[str]) -> dict[str, int]:
-    """Per model, how many of its planned requests the response cache already answers."""
+    """Per model, how many of its planned requests the response cache answers: those already in
+    it, and every repeat of a request earlier in the plan (the run caches the first; a later
+    probe asks the same items, replayed sessions show a persona the same videos)."""
     if cache_dir is None or not keys:
         return {}
     from value_spectrum.agents.cache import cached_keys
 
     found = cached_keys(cache_dir, {k for ks in keys.values() for k in ks})
     if found is None:
-        notes.append(f"response cache {cache_dir} not readable: no hits counted")
-        return {}
-    return {model: sum(k in found for k in ks) for model, ks in keys.items()}
+        notes.append(f"response cache {cache_dir} not readable: only repeats within the plan counted as hits")
+        found = set()
+    hits: dict[str, int] = {}
+    for model, ks in keys.items():
+        seen: set[str] = set()
+        n = 0
+        for k in ks:
+            n += k in found or k in seen
+            seen.add(k)
+        hits[model] = n
+    return hits

@@ -38,22 +38,24 @@ def select_items(
     source: ItemSource = "auto",
     embedder: str = "auto",
     seed: int = 0,
+    build_index: bool = True,
 ) -> tuple[dict[str, list[str]], str]:
     """Video ids per value, and how they were chosen (``keyword-retrieval (...)`` or
     ``authored``).
 
     Keyword retrieval orders each value's retrieved videos by similarity; authored selection
-    takes a seeded sample of the videos whose authored primary value it is.
+    takes a seeded sample of the videos whose authored primary value it is. ``build_index=False``
+    (a dry run) only reads an index that is already built, and falls back to the authored
+    values when there is none, whatever ``source`` says.
 
     Raises:
-        Exception: ``source="retrieval"`` and the index cannot be opened.
+        Exception: ``source="retrieval"`` and the index cannot be opened (or built).
     """
     if source in ("auto", "retrieval"):
         try:
-            from value_spectrum.retrieval.building import open_index
             from value_spectrum.retrieval.labelling import keyword_retrieval, load_value_keywords
 
-            opened = open_index(corpus, embedder)
+            opened = _opened(corpus, embedder, build_index)
             _, pairs = keyword_retrieval(opened.index, opened.embedder, load_value_keywords())
             best: dict[str, dict[str, float]] = {v: {} for v in VALUE_IDS}
             for value, _kw, vid, score in pairs:
@@ -62,12 +64,17 @@ def select_items(
             items = {v: [i for i, _ in sorted(s.items(), key=lambda kv: -kv[1])][:per_value] for v, s in best.items()}
             return items, f"keyword-retrieval ({opened.embedder.describe().get('name', embedder)})"
         except Exception as exc:  # retrieval is optional: fall back, and say so
-            if source == "retrieval":
+            if not build_index:
+                logger.warning("dry run: %s; items estimated from the corpus's authored primary values (the real run "
+                               "builds the index and retrieves by keyword: per-value counts may differ)",
+                               str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__)
+            elif source == "retrieval":
                 raise
-            logger.warning(
-                "keyword retrieval unavailable (%s); using the corpus's authored primary values instead",
-                str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__,
-            )
+            else:
+                logger.warning(
+                    "keyword retrieval unavailable (%s); using the corpus's authored primary values instead",
+                    str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__,
+                )
     rng = random.Random(seed)
     out: dict[str, list[str]] = {}
     for v in VALUE_IDS:
@@ -75,6 +82,22 @@ def select_items(
         rng.shuffle(pool)
         out[v] = pool[:per_value]
     return out, "authored"
+
+
+def _opened(corpus: Corpus, embedder: str, build: bool) -> Any:
+    """The corpus's index: opened and built as usual, or (``build=False``) only when it is
+    already built, neither created nor refreshed."""
+    from value_spectrum.retrieval.building import default_index_dir, open_index
+
+    if build:
+        return open_index(corpus, embedder)
+    from value_spectrum.retrieval.embedders import make_embedder
+
+    emb = make_embedder(embedder)
+    path = default_index_dir(corpus, emb.name)
+    if not path.is_dir():
+        raise FileNotFoundError(f"the {emb.name} index of corpus {corpus.name!r} is not built yet")
+    return open_index(corpus, emb, path=path, build=False)
 
 
 def preference_plan(
@@ -92,13 +115,16 @@ def preference_plan(
     api_base: str | None = None,
     gateway: GatewayConfig | None = None,
     out: Any = None,
+    build_index: bool = True,
 ) -> Plan:
-    """The plan of a preference benchmark over ``corpus``.
+    """The plan of a preference benchmark over ``corpus`` (``build_index=False``: as
+    :func:`select_items`, for a dry run).
 
     Raises:
         ValueError: no value has an item (an empty or unlabelled corpus).
     """
-    chosen, how = select_items(corpus, per_value=per_value, source=items, embedder=embedder, seed=seed)
+    chosen, how = select_items(corpus, per_value=per_value, source=items, embedder=embedder, seed=seed,
+                               build_index=build_index)
     chosen = {v: ids for v, ids in chosen.items() if ids}
     if not chosen:
         raise ValueError(
