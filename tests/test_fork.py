@@ -165,3 +165,27 @@ def test_fork_at_turn_10_with_another_model(parent: Path, tmp_path: Path, server
     assert record["model"] == "openai/fake"
     assert all(s["usage"]["prompt_tokens"] == 0 for s in record["steps"][:10])
     assert all(s["usage"]["prompt_tokens"] > 0 for s in record["steps"][10:])
+
+
+def test_compare_shows_paired_differences_after_k(parent: Path, tmp_path: Path) -> None:
+    child = tmp_path / "child"
+    assert _cli("fork", str(parent), "--session", SESSION, "--at", "10", "--persona", "festival_hedonist",
+                "--out", str(child), "-q")[0] == 0
+    code, out, err = _cli("compare", str(parent), str(child), "--json")
+    assert code == 0, err
+    rows = json.loads(out)["paired"]
+    overall = rows[0]
+    assert (overall["value"], overall["design"], overall["from_turn"]) == ("all", "fork", 10)
+    assert (overall["run_a"], overall["run_b"]) == ("parent", "child")  # the parent is side a
+    assert overall["pairs"] == 10  # turns 10..19 only: the shared turns differ by nothing
+    assert overall["changed"] == "persona: family_oriented -> festival_hedonist"
+    parent_steps = [json.loads(s) for s in _steps(parent)[10:]]
+    child_steps = [json.loads(s) for s in _steps(child)[10:]]
+    only_b = sum(a["outcome"] == "skip" and b["outcome"] == "like" for a, b in zip(parent_steps, child_steps, strict=True))
+    assert overall["only_b"] == only_b
+    assert sum(r["pairs"] for r in rows[1:]) <= 10
+    # the fork's own tables count only the decisions it made (turns 10..19)
+    report = json.loads(_cli("report", str(child), "--json")[1])
+    assert report["groups"][0]["n_decisions"] == 10
+    code, text, _ = _cli("compare", str(parent), str(child))
+    assert "Paired differences, child - parent" in text

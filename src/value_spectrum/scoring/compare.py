@@ -10,6 +10,10 @@
   persona groups, mean like-ratio change over its sessions);
 * **differences between models** per value: Cohen's h and Fisher's exact p, Holm-adjusted over
   every pair x value;
+* **paired differences** for runs that showed the same videos turn by turn (a fork and its
+  parent; ``--feed replay`` runs on the same corpus and seed): per value and overall, the
+  like-rate difference with Newcombe's paired interval and the exact McNemar test
+  (:mod:`value_spectrum.scoring.paired`);
 * tokens, turns and cost per model; and for preference runs the paper's table (approximate);
 * with a human run among them (``humans import``), each model's **agreement with the people**
   per value with intervals, Cohen's kappa and profile correlation
@@ -35,6 +39,7 @@ from pydantic import BaseModel, ConfigDict
 
 from value_spectrum.records import Trajectory
 from value_spectrum.scoring.human_agreement import Agreement, agreement_rows, is_human
+from value_spectrum.scoring.pairing import PairedRow, paired_rows
 from value_spectrum.scoring.preference import is_preference_run, score_preference
 from value_spectrum.scoring.reference import (
     CITATION,
@@ -169,6 +174,8 @@ class Comparison(_Model):
     human_agreement: list[Agreement] = []
     """Per model x human run x value (``all`` first): agreement of video verdicts with the
     people's, when a human run is compared."""
+    paired: list[PairedRow] = []
+    """Per pair of paired runs x value (``all`` first): paired like-rate differences (b - a)."""
 
 
 def _labels(runs: Sequence[RunData]) -> dict[tuple[int, str], str]:
@@ -288,6 +295,7 @@ def compare_runs(
         human_agreement=agreement_rows(
             per_video, {v: lab.primary_value for v, lab in merged_labels.items()}, revealed
         ),
+        paired=paired_rows(runs),
     )
 
 

@@ -130,6 +130,38 @@ def difference_table(cmp: Comparison, *, top: int = 10) -> Table | None:
     return t
 
 
+def paired_tables(cmp: Comparison) -> list[Table]:
+    """Per pair of paired runs: the paired like-rate difference per value (b - a, pp) with its
+    Newcombe interval and the exact McNemar p (Holm over values); overall also the cluster
+    bootstrap by session."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for r in cmp.paired:
+        groups.setdefault((r.run_a, r.run_b), []).append(r)
+    tables = []
+    for (a, b), rows in groups.items():
+        first = rows[0]
+        turns = f"turns {first.from_turn}+" if first.from_turn else "every turn"
+        t = Table(
+            title=f"Paired differences, {b} - {a} ({first.design}: {first.changed}; {turns}, "
+            f"{first.sessions} session pair(s))",
+            box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+        )
+        t.add_column("value", no_wrap=True)
+        for col in ("pairs", "% a", "% b", "b-a pp", "95% paired CI", "a/b only", "p McNemar", "p Holm"):
+            t.add_column(col, justify="right", overflow="fold")
+        for r in rows:
+            t.add_row(
+                r.value, str(r.pairs), _f(r.rate_a, 0), _f(r.rate_b, 0),
+                _f(r.diff_pp, 1), f"{_f(r.low_pp, 0)}..{_f(r.high_pp, 0)}",
+                f"{r.only_a}/{r.only_b}", _f(r.p_mcnemar, 3), _f(r.p_holm, 3),
+            )
+        if first.cluster_low_pp is not None:
+            t.caption = (f"overall, cluster bootstrap by session: [{_f(first.cluster_low_pp, 1)}, "
+                         f"{_f(first.cluster_high_pp, 1)}] pp")
+        tables.append(t)
+    return tables
+
+
 def usage_table(rows: Sequence[UsageRow], *, title: str = "Usage") -> Table | None:
     """Turns, tokens, images, retries, repairs and cost per model and in all."""
     if not rows:
@@ -179,13 +211,15 @@ def comparison_renderables(cmp: Comparison, *, width: int = 80) -> RenderableTyp
     if cmp.reference:
         parts.append(Text("paper: " + cmp.citation, style="dim"))
     parts.append(profile_table(cmp))
+    parts += paired_tables(cmp)
     for t in (steer_table(cmp), difference_table(cmp), human_table(cmp), usage_table(cmp.usage)):
         if t is not None:
             parts.append(t)
     parts.append(
         Text(
             "h: Cohen's h (0.2 small, 0.5 medium, 0.8 large); p Holm: Fisher exact, Holm-adjusted "
-            "over every pair x value; steer pp: like-ratio change first to last window; "
+            "over every pair x value; paired CI: Newcombe's hybrid score interval for paired "
+            "proportions, McNemar exact, Holm over the values of a run pair; steer pp: like-ratio change first to last window; "
             "usage: turns asked, turns a model answered (+ questionnaire answers), from cache",
             style="dim",
         )

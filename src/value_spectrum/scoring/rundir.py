@@ -32,6 +32,7 @@ __all__ = [
     "RunDirError",
     "injected_profile",
     "labelled",
+    "own_turns",
     "read_run",
 ]
 
@@ -45,7 +46,8 @@ class RunData:
     manifest: RunManifest | None
     """The manifest, or None when missing or unreadable (see ``problems``)."""
     sessions: tuple[Trajectory, ...]
-    """Every readable session, sorted by session id."""
+    """Every readable session, sorted by session id (a fork's without its shared turns:
+    :func:`own_turns`)."""
     labels: Mapping[str, LabelledVideo]
     """Video id -> labels; empty when the run has no ``labels.json``."""
     targets: Mapping[str, ValueProfile]
@@ -54,6 +56,27 @@ class RunData:
     """Persona id -> display name."""
     problems: tuple[str, ...] = ()
     """One line per file that could not be read (the rest was still scored)."""
+
+
+def own_turns(traj: Trajectory) -> Trajectory:
+    """A fork's session without the turns it shares with its parent (``extra["fork"]["at"]``):
+    those decisions were made under the parent's condition and are scored once, in the parent's
+    run; any other session unchanged. The record on disk keeps every step."""
+    fork = traj.extra.get("fork")
+    at = fork.get("at") if isinstance(fork, Mapping) else None
+    if not isinstance(at, int) or at <= 0:
+        return traj
+    steps = traj.steps[at:]
+    usage = traj.usage.model_copy(update={
+        "prompt_tokens": sum(s.usage.prompt_tokens for s in steps),
+        "completion_tokens": sum(s.usage.completion_tokens for s in steps),
+        "cost_usd": round(sum(s.usage.cost_usd for s in steps), 10),
+        "cached": bool(steps) and all(s.usage.cached for s in steps),
+        **{k: sum(getattr(s.usage, k) or 0 for s in steps) for k in ("repairs", "retries")
+           if getattr(traj.usage, k) is not None},
+    })
+    probes = tuple(p for p in traj.probes if p.after_turn > at)
+    return traj.model_copy(update={"steps": steps, "probes": probes, "usage": usage})
 
 
 def injected_profile(traj: Trajectory) -> ValueProfile | None:
@@ -92,7 +115,7 @@ def read_run(run_dir: str | Path) -> RunData:
             if "'schema_version'" in str(exc):
                 raise
             problems.append(str(exc))
-    sessions = sorted(log.iter_sessions(problems), key=lambda t: t.session_id)
+    sessions = sorted((own_turns(t) for t in log.iter_sessions(problems)), key=lambda t: t.session_id)
     targets, names = log.read_personas()
     return RunData(
         path=log.path,

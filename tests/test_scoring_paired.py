@@ -1,0 +1,60 @@
+"""Paired differences: Newcombe's paired interval and the exact McNemar test on known tables, and
+the pairing of two `--feed replay` runs session by session in `compare`."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+from typer.testing import CliRunner
+
+from value_spectrum.cli.app import build_app
+from value_spectrum.scoring.paired import mcnemar_exact, newcombe_paired, paired_stat
+
+
+def test_newcombe_is_antisymmetric_and_holds_the_estimate() -> None:
+    low, high = newcombe_paired(30, 10, 2, 58)
+    assert low < -0.08 < high < 0  # b - a = (2 - 10) / 100
+    assert newcombe_paired(30, 2, 10, 58) == pytest.approx((-high, -low))
+    assert all(math.isnan(x) for x in newcombe_paired(0, 0, 0, 0))
+    # no discordant pairs: the interval still has width (it is not a point at 0)
+    low, high = newcombe_paired(20, 0, 0, 20)
+    assert low < 0 < high
+
+
+def test_mcnemar_is_the_exact_binomial_test_of_discordant_pairs() -> None:
+    assert mcnemar_exact(10, 2) == pytest.approx(binomtest(2, 12, 0.5).pvalue)
+    assert mcnemar_exact(0, 0) == 1.0
+    s = paired_stat(np.array([1, 1, 0, 0, 1]), np.array([1, 0, 1, 1, 1]))
+    assert (s.both, s.only_a, s.only_b, s.neither) == (2, 1, 2, 0)
+    assert s.diff == pytest.approx(0.2)
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    res = CliRunner().invoke(build_app(), list(args))
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_replay_runs_pair_session_by_session(tmp_path: Path) -> None:
+    runs = []
+    for name, persona, feed in (("a", "family_oriented", "replay"), ("b", "festival_hedonist", "replay"),
+                                ("c", "festival_hedonist", "random")):
+        out = tmp_path / name
+        code, _, err = _cli("simulate", "-p", persona, "--sessions", "10", "--steps", "12", "--feed", feed,
+                            "--no-latency", "--out", str(out), "-q")
+        assert code == 0, err
+        runs.append(str(out))
+    code, out, err = _cli("compare", *runs, "--json")
+    assert code == 0, err
+    paired = json.loads(out)["paired"]
+    assert {(r["run_a"], r["run_b"]) for r in paired} == {("a", "b")}  # a random feed pairs with nothing
+    overall = paired[0]
+    assert (overall["design"], overall["pairs"], overall["sessions"]) == ("replay", 120, 10)
+    assert overall["changed"] == "persona: family_oriented -> festival_hedonist"
+    assert overall["low_pp"] <= overall["diff_pp"] <= overall["high_pp"]
+    assert overall["cluster_low_pp"] is not None  # 10 session pairs: the cluster bootstrap too
+    assert 0 < sum(r["pairs"] for r in paired[1:]) <= 120  # videos without a primary value: in "all" only
