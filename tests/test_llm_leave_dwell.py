@@ -226,3 +226,25 @@ def test_the_degrade_ladder_keeps_the_contract(tmp_path: Path, mode: str) -> Non
     assert ("Leave: yes" if plain else '"leave": true') in question
     assert reply.decision is not None
     assert (reply.decision.leave, reply.decision.dwell_s) == (True, 2.0)
+
+
+def test_a_newcomer_sees_how_sessions_ended(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from value_spectrum.cli.app import build_app
+    from value_spectrum.scoring.report import build_report
+    from value_spectrum.scoring.tables import length_table
+
+    app = build_app()
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["simulate", "--leave", "--personas", "family_oriented", "--steps", "30",
+                                   "--sessions", "3", "--out", str(run)])
+    assert res.exit_code == 0, res.output
+    assert "ended" in res.output
+    assert "left 3" in res.output
+    table = length_table(build_report(run))
+    assert table is not None
+    assert [c.header for c in table.columns] == ["persona", "model", "n", "turns", "range", "left"]  # no dwell: no dwell columns
+    html = CliRunner().invoke(app, ["report", str(run), "--html", str(tmp_path / "r.html")])
+    assert html.exit_code == 0, html.output
+    assert "3 of 3 left the feed" in (tmp_path / "r.html").read_text()

@@ -52,8 +52,9 @@ def print_estimate(est: Estimate) -> None:
     from rich import box
     from rich.table import Table
 
-    t = Table(title="Dry run: nothing was called or written", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("model", "sessions", "calls", "cached", "tokens in", "images", "tokens out", "cost"):
+    t = Table(title="Dry run: nothing was called or written", box=box.SIMPLE_HEAD, pad_edge=False,
+              collapse_padding=True)
+    for col in ("model", "sessions", "calls", "cached", "tokens\nin", "images", "tokens\nout", "cost"):
         # no minimum widths: rich crops the last column when they do not fit (the cost showed as
         # "$" on an 80-column pipe); narrow terminals fold the cells instead
         t.add_column(col, justify="left" if col == "model" else "right", overflow="fold")

@@ -48,11 +48,14 @@ class _Bars:
         self.decisions: TaskID | None = None
         self.tokens = 0
         self.cost = 0.0
+        self.steps = 0
+        self.todo = 0
 
     def on_plan(self, sessions: int, already_done: int, steps_per_session: int) -> None:
+        self.steps = steps_per_session
         self.sessions = self.progress.add_task("sessions", total=sessions, completed=already_done, info="")
-        todo = (sessions - already_done) * steps_per_session
-        self.decisions = self.progress.add_task("decisions", total=todo, info="")
+        self.todo = (sessions - already_done) * steps_per_session
+        self.decisions = self.progress.add_task("decisions", total=self.todo, info="")
 
     def on_step(self, step: Step) -> None:
         self.tokens += step.usage.prompt_tokens + step.usage.completion_tokens
@@ -65,6 +68,11 @@ class _Bars:
     def on_session_end(self, trajectory: Trajectory) -> None:
         assert self.sessions is not None
         self.progress.update(self.sessions, advance=1)
+        short = self.steps - len(trajectory.steps)
+        if short > 0 and trajectory.status == "left" and self.decisions is not None:
+            # a viewer that left will not take its remaining turns: the bar's total shrinks
+            self.todo -= short
+            self.progress.update(self.decisions, total=self.todo)
 
 
 def _print_summary(s: RunSummary) -> None:
@@ -80,6 +88,8 @@ def _print_summary(s: RunSummary) -> None:
     if s.sessions_retried:
         detail += f", {s.sessions_retried} retried after an error"
     table.add_row("sessions", f"{done}  ({detail})")
+    if set(s.status_counts) - {"finished"}:  # viewers that left, sessions in error: how they ended
+        table.add_row("ended", "  ".join(f"{k} {v}" for k, v in sorted(s.status_counts.items())))
     if s.sessions_error:
         table.add_row("ended in error", f"[red]{s.sessions_error}[/]")
     if s.error_decisions:

@@ -167,16 +167,22 @@ def length_table(report: Report) -> Table | None:
     if not any(g.session_length.left or g.session_length.dwell_n  # type: ignore[union-attr]
                or g.session_length.min_turns != g.session_length.max_turns for g in rows):  # type: ignore[union-attr]
         return None
-    t = Table(title="Session length", box=box.SIMPLE_HEAD, pad_edge=False,
-              caption="turns: mean per session; left: sessions the viewer left; dw: mean dwell (s) on likes "
-                      "and skips, Spearman of the dwell profile with the target", caption_style="dim")
-    for col in ("persona", "model", "n", "turns", "range", "left", "dw like", "dw skip", "dw align"):
+    dwell = any(g.session_length.dwell_n for g in rows)  # type: ignore[union-attr]
+    caption = "turns: mean per session; left: sessions the viewer left"
+    if dwell:
+        caption += "; dw: mean dwell (s) on likes and skips, Spearman of the dwell profile with the target"
+    t = Table(title="Session length", box=box.SIMPLE_HEAD, pad_edge=False, caption=caption, caption_style="dim")
+    cols = ("persona", "model", "n", "turns", "range", "left") + (("dw like", "dw skip", "dw align") if dwell else ())
+    for col in cols:
         t.add_column(col, justify="left" if col in ("persona", "model") else "right", overflow="fold")
     for g in rows:
         sl = g.session_length
         assert sl is not None
-        t.add_row(g.persona_id, g.model, str(sl.sessions), _f(sl.mean_turns, 1), f"{sl.min_turns}-{sl.max_turns}",
-                  str(sl.left), _f(sl.dwell_like_s, 1), _f(sl.dwell_skip_s, 1), _f(sl.dwell_alignment))
+        cells = [g.persona_id, g.model, str(sl.sessions), _f(sl.mean_turns, 1), f"{sl.min_turns}-{sl.max_turns}",
+                 str(sl.left)]
+        if dwell:  # no dwell anywhere: the three columns would be n/a throughout
+            cells += [_f(sl.dwell_like_s, 1), _f(sl.dwell_skip_s, 1), _f(sl.dwell_alignment)]
+        t.add_row(*cells)
     return t
 
 
