@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from value_spectrum.agents import pricing
@@ -186,7 +187,7 @@ class DirectClient:
         found = self._clients.get(key)
         if found is not None and found[0] is loop:
             return found[1]
-        from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+        from openai import AsyncOpenAI
 
         api_key = self._api_key
         if api_key is None and self.api_base is not None and not os.environ.get("OPENAI_API_KEY"):
@@ -194,25 +195,56 @@ class DirectClient:
         # our own pool (the client's defaults): the SDK's wrapper would schedule its own close on
         # whichever loop runs when it is collected, failing on a pool of a loop that has ended
         client = AsyncOpenAI(base_url=self.api_base, api_key=api_key, timeout=self.timeout_s, max_retries=self.num_retries,
-                             http_client=DefaultAsyncHttpxClient())
+                             http_client=_http_client())
+        closer = _close_with_loop(client)
         self._clients = {k: v for k, v in self._clients.items() if not v[0].is_closed()}
-        self._clients[key] = (loop, client)
+        self._clients[key] = (loop, client, closer)
         return client
 
     async def aclose(self) -> None:
         """Close the running loop's client (its connections)."""
         found = self._clients.pop(id(asyncio.get_running_loop()), None)
         if found is not None:
-            await found[1].close()
+            await found[2].aclose()
 
     async def _create(self, model: str, kwargs: dict[str, Any], retries: int | None = None) -> Any:
-        """One ``chat.completions.create`` with the limits and the extra retries around it
-        (``retries``: the client's retries of this call, None: ``num_retries``)."""
-        import openai
+        """One streamed ``chat.completions.create`` with the limits and the extra retries around
+        it (``retries``: the client's retries of this call, None: ``num_retries``)."""
+        client = self.client()
+        if retries is not None:
+            client = client.with_options(max_retries=retries)
+        return await self._retrying(model, retries, lambda: client.chat.completions.create(model=wire_name(model), **kwargs))
 
-        def client() -> Any:
-            c = self.client()
-            return c if retries is None else c.with_options(max_retries=retries)
+    async def _post(self, model: str, kwargs: dict[str, Any], retries: int | None = None) -> tuple[dict[str, Any], int]:
+        """One chat completion as its JSON body, and how many retries the client took.
+
+        The request body is ``kwargs`` as given (already plain JSON: the SDK's TypedDict
+        transform of ``create``, a recursive walk of every message and schema, costs about a
+        quarter of a call's CPU and changes nothing here); the reply is read with one
+        ``json.loads`` rather than built into SDK models. The client's retries, timeouts and
+        errors are those of ``create``: ``post`` is the SDK's own request path.
+        """
+        from openai._constants import RAW_RESPONSE_HEADER
+        from openai.types.chat import ChatCompletion
+
+        body = {"model": wire_name(model), **kwargs}
+        options: dict[str, Any] = {"headers": {RAW_RESPONSE_HEADER: "true"}, "security": {"bearer_auth": True}}
+        if retries is not None:
+            options["max_retries"] = retries
+        client = self.client()
+
+        async def once() -> tuple[dict[str, Any], int]:
+            raw = await client.post("/chat/completions", cast_to=ChatCompletion, body=body, options=options)
+            data = json.loads(raw.http_response.content)
+            if not isinstance(data, dict):
+                raise json.JSONDecodeError("reply body is not a JSON object", str(data)[:40], 0)
+            return data, int(raw.retries_taken)
+
+        return await self._retrying(model, retries, once)  # type: ignore[no-any-return]
+
+    async def _retrying(self, model: str, retries: int | None, call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call`` with the limits and the extra retries around it (see the module docstring)."""
+        import openai
 
         tries_429 = 0
         malformed = 0
@@ -222,9 +254,9 @@ class DirectClient:
             sem = self.limits.slot()
             try:
                 if sem is None:
-                    return await client().chat.completions.create(model=wire_name(model), **kwargs)
+                    return await call()
                 async with sem:
-                    return await client().chat.completions.create(model=wire_name(model), **kwargs)
+                    return await call()
             except openai.RateLimitError:
                 tries_429 += self.num_retries + 1  # the client retried num_retries times already
                 if retries is not None or tries_429 > self.rate_limit_retries:
@@ -239,8 +271,8 @@ class DirectClient:
 
     async def complete(self, model: str, kwargs: dict[str, Any], *, retries: int | None = None) -> ChatResponse:
         """One reply. Raises the ``openai`` client's exceptions (the gateway maps them)."""
-        raw = await self._create(model, kwargs, retries)
-        response = to_response(raw, model)
+        data, _retries_taken = await self._post(model, kwargs, retries)
+        response = to_response(data, model)
         self.limits.spent(response.usage.prompt_tokens + response.usage.completion_tokens)
         return response
 
@@ -286,23 +318,59 @@ def reply_cost(model: str, served: str | None, prompt: int, completion: int) -> 
     return 0.0
 
 
-def to_response(raw: Any, model: str) -> ChatResponse:
-    """An ``openai`` ``ChatCompletion`` as a :class:`ChatResponse`."""
-    choice = raw.choices[0] if getattr(raw, "choices", None) else None
-    message = getattr(choice, "message", None)
+def to_response(data: dict[str, Any], model: str) -> ChatResponse:
+    """A chat-completion JSON body as a :class:`ChatResponse`."""
+    choices = data.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message")
+    message = message if isinstance(message, dict) else {}
     calls = tuple(
-        ToolCall(id=str(c.id or f"call_{i}"), name=str(c.function.name or ""), arguments=str(c.function.arguments or ""))
-        for i, c in enumerate(getattr(message, "tool_calls", None) or [])
-        if getattr(c, "function", None) is not None
+        ToolCall(id=str(c.get("id") or f"call_{i}"), name=str(fn.get("name") or ""), arguments=str(fn.get("arguments") or ""))
+        for i, c in enumerate(message.get("tool_calls") or [])
+        if isinstance(c, dict) and isinstance(fn := c.get("function"), dict)
     )
-    u = getattr(raw, "usage", None)
-    prompt = int(getattr(u, "prompt_tokens", 0) or 0)
-    completion = int(getattr(u, "completion_tokens", 0) or 0)
-    served = str(getattr(raw, "model", None) or model)
+    u = data.get("usage")
+    u = u if isinstance(u, dict) else {}
+    prompt = int(u.get("prompt_tokens") or 0)
+    completion = int(u.get("completion_tokens") or 0)
+    served = str(data.get("model") or model)
     return ChatResponse(
-        text=str(getattr(message, "content", None) or ""),
+        text=str(message.get("content") or ""),
         tool_calls=calls,
         usage=Usage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=reply_cost(model, served, prompt, completion)),
-        finish_reason=str(getattr(choice, "finish_reason", "") or ""),
+        finish_reason=str(choice.get("finish_reason") or ""),
         model=served,
     )
+
+
+def _http_client() -> Any:
+    """The SDK's aiohttp transport where aiohttp is installed (``openai``'s documented choice
+    "for improved concurrency performance": about half the CPU per call of its httpx pool at
+    32 requests in flight, ``benchmarks/bench_gateway.py``), else its httpx one."""
+    from openai import DefaultAioHttpClient, DefaultAsyncHttpxClient
+
+    try:
+        return DefaultAioHttpClient()
+    except RuntimeError:  # aiohttp missing: "install the package with the aiohttp extra"
+        return DefaultAsyncHttpxClient()
+
+
+async def _closing(client: Any) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await client.close()
+
+
+def _close_with_loop(client: Any) -> AsyncGenerator[None, None]:
+    """An async generator, started, whose ``finally`` closes ``client``.
+
+    ``asyncio.run`` (and ``loop.shutdown_asyncgens``) closes every async generator still open
+    when the loop ends, so the client's connections are closed on the loop that opened them
+    however the caller's code ends; an aiohttp session left open would warn at exit. Keep the
+    generator referenced (the loop holds it weakly); ``aclose()`` closes it sooner."""
+    gen = _closing(client)
+    step: Any = gen.__anext__()  # registers it with the running loop's async-generator hooks
+    with contextlib.suppress(StopIteration):
+        step.send(None)  # runs it to its ``yield`` (nothing before it awaits)
+    return gen
