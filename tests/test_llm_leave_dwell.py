@@ -248,3 +248,22 @@ def test_a_newcomer_sees_how_sessions_ended(tmp_path: Path) -> None:
     html = CliRunner().invoke(app, ["report", str(run), "--html", str(tmp_path / "r.html")])
     assert html.exit_code == 0, html.output
     assert "3 of 3 left the feed" in (tmp_path / "r.html").read_text()
+
+
+def test_the_estimate_counts_the_longer_contract() -> None:
+    from value_spectrum.runner.config import RunConfig
+    from value_spectrum.runner.estimate import estimate, typical_reply
+
+    def est(**viewer: bool):  # type: ignore[no-untyped-def]
+        return estimate(RunConfig(models=("openai/gpt-4o",), personas=("family_oriented",), steps=3, modality="title",
+                                  cache=False, viewer_options=dict(viewer)))
+
+    plain, asked = est(), est(leave=True, dwell=True)
+    assert asked.input_tokens > plain.input_tokens  # the question and the schema are longer
+    assert asked.output_tokens > plain.output_tokens
+    assert any("upper bound" in n for n in asked.notes)
+    assert not any("upper bound" in n for n in plain.notes)
+    reply = parse_decision(typical_reply("simple", {"leave": True, "dwell": True}), leave=True, dwell=True)
+    assert (reply.dwell_s, reply.leave) == (12.0, False)  # type: ignore[union-attr]
+    text = parse_decision(typical_reply("plain", {"leave": True, "dwell": True}), leave=True, dwell=True)
+    assert text.dwell_s == 12.0  # type: ignore[union-attr]

@@ -80,7 +80,8 @@ def versus(est: Estimate, summary: RunSummary) -> dict[str, Any]:
     """Estimate and actual side by side (the run's finished sessions, all invocations)."""
     return {
         "estimated": {"input_tokens": est.input_tokens, "output_tokens": est.output_tokens,
-                      "cost_usd": est.cost_usd, "calls": est.calls, "cached_calls": est.cached_calls},
+                      "cost_usd": est.cost_usd, "calls": est.calls, "cached_calls": est.cached_calls,
+                      "decisions": est.decisions},
         "actual": {"input_tokens": summary.prompt_tokens, "output_tokens": summary.completion_tokens,
                    "cost_usd": summary.cost_usd, "decisions": summary.decisions},
     }
@@ -91,6 +92,7 @@ def print_versus(est: Estimate, summary: RunSummary) -> None:
     v = versus(est, summary)
     e, a = v["estimated"], v["actual"]
     err_console.print(
-        f"[dim]estimate vs actual: tokens in {e['input_tokens']:,} vs {a['input_tokens']:,}, tokens out "
+        f"[dim]estimate vs actual: decisions {e['decisions']:,} vs {a['decisions']:,}, "
+        f"tokens in {e['input_tokens']:,} vs {a['input_tokens']:,}, tokens out "
         f"{e['output_tokens']:,} vs {a['output_tokens']:,}, cost {_usd(e['cost_usd'])} vs {_usd(a['cost_usd'])}"
         f"{' (unpriced: ' + ', '.join(est.unpriced) + ')' if est.unpriced else ''}[/]", highlight=False)

@@ -58,6 +58,16 @@ TYPICAL_REPLY: dict[str, str] = {
               '"confidence": 0.7}',
 }
 """A reply of typical length per strategy: the output tokens assumed per decision."""
+def typical_reply(strategy: str, viewer_options: dict[str, Any] | None = None) -> str:
+    """:data:`TYPICAL_REPLY` of ``strategy``, with a dwell and a leave when the run asks for them."""
+    opts = viewer_options or {}
+    reply = TYPICAL_REPLY.get(strategy, TYPICAL_REPLY["simple"])
+    if strategy == "plain":
+        return reply + ("\nWatched: 12 s" if opts.get("dwell") else "") + ("\nLeave: no" if opts.get("leave") else "")
+    extra = (', "dwell_s": 12' if opts.get("dwell") else "") + (', "leave": false' if opts.get("leave") else "")
+    return reply[:-1] + extra + "}" if extra else reply
+
+
 RATING_REPLY = '{"rating": 4}'
 """The reply assumed per questionnaire item."""
 
@@ -335,7 +345,7 @@ def estimate(
         if counter is None:
             counter = counters[spec.model] = _Counter(spec.model, config, corpus, cache_dir if config.cache else None)
         persona = None if spec.persona_id == PLAIN_PERSONA and config.strategy == "plain" else by_id[spec.persona_id]
-        reply = counter.text.count(TYPICAL_REPLY.get(config.strategy, TYPICAL_REPLY["simple"]))
+        reply = counter.text.count(typical_reply(config.strategy, config.viewer_options))
         for vid in picks:
             text, img, n, key = counter.decision(persona, spec.persona_id, vid)
             row["calls"] += 1
@@ -375,6 +385,9 @@ def estimate(
         ))
     if any(not c.text.exact for c in counters.values()):
         notes.append("no tokenizer file found: text counted as characters / 4")
+    opts = config.viewer_options
+    if counters and (opts.get("leave") or opts.get("boredom")):
+        notes.append("viewers may leave the feed: every planned turn is counted, so this is an upper bound")
     if counters:
         notes.append("output tokens assume a reply of typical length; repair turns, search-tool rounds and "
                      "history lines are not counted")
