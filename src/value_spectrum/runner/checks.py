@@ -29,10 +29,16 @@ class RunCheckError(ValueError):
 
 
 def model_problem(model: str, api_base: str | None) -> str | None:
-    """One line when ``model`` names no provider litellm knows, or its provider's key is missing."""
-    import litellm
+    """One line when ``model`` names no provider litellm knows, or its provider's key is missing.
 
-    from value_spectrum.agents.gateway import credentials_problem
+    An OpenAI-compatible model (the direct path) is known without importing litellm (seconds of
+    CPU at every start)."""
+    from value_spectrum.agents.credentials import credentials_problem
+    from value_spectrum.agents.direct import is_compatible
+
+    if is_compatible(model, api_base):
+        return credentials_problem(model, api_base)
+    import litellm
 
     try:
         litellm.get_llm_provider(model=model, api_base=api_base)
@@ -47,6 +53,11 @@ def model_problem(model: str, api_base: str | None) -> str | None:
 
 def unpriced(model: str) -> bool:
     """True when litellm has no price for ``model`` (its turns count as $0)."""
+    from value_spectrum.agents import pricing
+    from value_spectrum.agents.direct import is_compatible
+
+    if is_compatible(model, None):  # priced from litellm's map read without importing litellm
+        return not pricing.priced(model)
     import litellm
 
     try:
