@@ -4,7 +4,8 @@ the OpenAI-compatible test server with a fixed latency; and the run-wide ``--rpm
 1. ``--sessions`` x ``--steps`` at ``--concurrency`` with the local executor, then with the Ray
    executor on a local Ray instance (``--ray-cpus``; started before timing). Prints each wall,
    the Ray wall with and without its actors' start, the ratio to local (target <= 1.2x), and the
-   most requests the server saw in flight (target: the concurrency asked for).
+   requests the server saw in flight: the most at once (target: the concurrency asked for) and
+   the mean from the first request to the last reply.
 2. ``--rpm`` with ``--rpm-workers`` Ray actors: the request rate the server observed over the
    run (target <= 1.1 x rpm).
 
@@ -39,6 +40,14 @@ class Counting:
         self.lock = threading.Lock()
         self.now = self.peak = 0
         self.starts: list[float] = []
+        self.ends: list[float] = []
+
+    def busy(self) -> float:
+        """Requests in flight on average between the first request and the last reply."""
+        if not self.ends:
+            return 0.0
+        span = max(self.ends) - min(self.starts)
+        return sum(e - s for s, e in zip(sorted(self.starts), sorted(self.ends), strict=True)) / span
 
     def __call__(self, body: dict[str, Any]) -> str:
         with self.lock:
@@ -51,11 +60,13 @@ class Counting:
         finally:
             with self.lock:
                 self.now -= 1
+                self.ends.append(time.monotonic())
 
     def reset(self) -> None:
         with self.lock:
             self.now = self.peak = 0
             self.starts.clear()
+            self.ends.clear()
 
 
 class FirstStep:
@@ -116,20 +127,20 @@ def main() -> None:
             counting.reset()
             wall_local, wall_local_steps, s_local = run(RunConfig(**common, out=tmp / "local"))
             cpu_local = run.cpu_s  # type: ignore[attr-defined]
-            peak_local = counting.peak
+            peak_local, busy_local = counting.peak, counting.busy()
             counting.reset()
             wall_ray, wall_ray_steps, s_ray = run(RunConfig(**common, out=tmp / "ray", executor="ray"))
-            peak_ray = counting.peak
+            peak_ray, busy_ray = counting.peak, counting.busy()
             ideal = args.sessions * args.steps * args.latency_ms / 1000.0 / args.concurrency
             print(f"{args.sessions} sessions x {args.steps} steps, concurrency {args.concurrency}, "
                   f"server latency {args.latency_ms:.0f} ms (ideal wall {ideal:.2f} s)")
             print(f"  local executor: wall {wall_local:.2f} s ({wall_local_steps:.2f} s from the first "
                   f"decision), decisions {s_local.decisions}, "
-                  f"peak in flight {peak_local}; CPU {cpu_local:.2f} s in all = "
+                  f"in flight: peak {peak_local}, mean {busy_local:.1f}; CPU {cpu_local:.2f} s in all = "
                   f"{1000 * cpu_local / max(s_local.decisions, 1):.1f} ms per decision (server in-process)")
             print(f"  ray executor ({args.ray_cpus} actors): wall {wall_ray:.2f} s "
                   f"({wall_ray_steps:.2f} s from the first decision), decisions {s_ray.decisions}, "
-                  f"peak in flight {peak_ray}")
+                  f"in flight: peak {peak_ray}, mean {busy_ray:.1f}")
             print(f"  ray / local: {wall_ray / wall_local:.2f}x with the actors' start, "
                   f"{wall_ray_steps / wall_local_steps:.2f}x from the first decision (target <= 1.2x)")
 

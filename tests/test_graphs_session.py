@@ -208,6 +208,40 @@ def test_checkpoint_data_does_not_grow_with_the_session(tmp_path: Path) -> None:
     assert max(writes[85:95]) <= max(writes[5:15]) + 8
 
 
+def test_a_checkpoint_file_opened_in_a_thread_keeps_every_turn(tmp_path: Path) -> None:
+    """The Ray actors' per-session files: made and closed off the event loop, the compiled graph
+    reused with the saver put in; the turns are in the file and a reopened saver resumes them."""
+    import sqlite3
+    from contextlib import closing
+
+    from value_spectrum.graphs.checkpoints import sqlite_checkpointer
+    from value_spectrum.graphs.driver import load_checkpoint
+
+    corpus = tiny_corpus(60)
+    ctx = SessionContext(viewer=ReferenceViewer({v.id: v.values for v in corpus}, seed=3), corpus=corpus,
+                         persona=two_personas()[0], feed=make_feed("random", corpus.videos), seed=3,
+                         max_steps=6, render_keyframes=False, record_latency=False)
+    template = build_session_graph(None)
+    db = tmp_path / "s1.sqlite"
+
+    async def main() -> tuple[int, object]:
+        async with sqlite_checkpointer(db, open_in_thread=True) as saver:
+            assert saver.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert saver.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again
+            t = await run_session(template.copy(update={"checkpointer": saver}), META, ctx)
+        async with sqlite_checkpointer(db) as again:
+            state, done = await load_checkpoint(build_session_graph(again), META.session_id)
+        assert done
+        assert state is not None
+        return len(t.steps), state["turn"]
+
+    steps, turn = asyncio.run(main())
+    assert (steps, turn) == (6, 6)
+    assert not Path(f"{db}-wal").exists()  # closed cleanly (checkpointed into the file)
+    with closing(sqlite3.connect(db)) as con:
+        assert con.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 8  # input, 6 turns, end
+
+
 class Flaky:
     """The reference viewer, failing every turn from ``fail_from`` on while ``broken``."""
 

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, closing, contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,7 @@ async def sqlite_checkpointer(
     synchronous: str = "NORMAL",
     inline: bool = True,
     commit_interval_s: float = 0.05,
+    open_in_thread: bool = False,
 ) -> AsyncIterator[Any]:
     """A SQLite checkpointer on ``path`` (created if missing), closed on exit.
 
@@ -148,20 +149,40 @@ async def sqlite_checkpointer(
         synchronous: SQLite's ``PRAGMA synchronous`` (``NORMAL`` or ``FULL``).
         inline: :class:`InlineSqliteSaver` (True) or LangGraph's ``AsyncSqliteSaver``.
         commit_interval_s: group-commit window of the inline saver (0: commit every write).
+        open_in_thread: create and close the inline saver's file in a worker thread. Making a
+            new database WAL, creating its tables and the last checkpoint on close wait for the
+            disk (about 30 ms in all); a caller that opens one file per session (the Ray
+            actors) would otherwise stall every other session of its event loop that long.
     """
     mode = synchronous.upper()
     if mode not in SYNC_MODES:
         raise ValueError(f"synchronous must be one of {sorted(SYNC_MODES)}, got {synchronous!r}")
     if inline:
-        with closing(sqlite3.connect(str(path), check_same_thread=False)) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={mode}")
-            saver = InlineSqliteSaver(conn, commit_interval_s=commit_interval_s)
-            saver.setup()
+        def _open() -> tuple[sqlite3.Connection, InlineSqliteSaver]:
+            conn = sqlite3.connect(str(path), check_same_thread=False)
             try:
-                yield saver
-            finally:
+                if open_in_thread:  # a fresh file per session: made without waiting for the disk
+                    conn.execute("PRAGMA synchronous=OFF")
+                conn.execute("PRAGMA journal_mode=WAL")
+                saver = InlineSqliteSaver(conn, commit_interval_s=commit_interval_s)
+                saver.setup()  # outside the loop (in a thread) it commits at once
+                conn.execute(f"PRAGMA synchronous={mode}")
+            except BaseException:
+                conn.close()
+                raise
+            return conn, saver
+
+        conn, saver = await asyncio.to_thread(_open) if open_in_thread else _open()
+        try:
+            yield saver
+        finally:
+            try:
                 saver.flush()
+            finally:
+                if open_in_thread:
+                    await asyncio.to_thread(conn.close)
+                else:
+                    conn.close()
         return
     import aiosqlite
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver

@@ -41,7 +41,9 @@ def checkpoint_problem(path: Path, exc: BaseException) -> str:
 
 
 @asynccontextmanager
-async def open_checkpoints(path: Path, url: str | None = None, *, max_connections: int = 8) -> AsyncIterator[Any]:
+async def open_checkpoints(
+    path: Path, url: str | None = None, *, max_connections: int = 8, open_in_thread: bool = False
+) -> AsyncIterator[Any]:
     """The checkpointer of a run: ``url`` (``--checkpoints``: a SQLite file or
     ``postgresql://...``, see :mod:`~value_spectrum.graphs.checkpoint_store`), or
     :func:`~value_spectrum.graphs.checkpoints.sqlite_checkpointer` on ``path`` (created
@@ -51,6 +53,9 @@ async def open_checkpoints(path: Path, url: str | None = None, *, max_connection
         path: the run directory's checkpoint database (used when ``url`` is None).
         url: the store named by ``--checkpoints``.
         max_connections: the PostgreSQL pool's size.
+        open_in_thread: create and close a SQLite file off the event loop (for callers that
+            open one per session while other sessions run; see
+            :func:`~value_spectrum.graphs.checkpoints.sqlite_checkpointer`).
 
     Raises:
         RunDirError: the store cannot be opened. (When a SQLite file cannot be flushed at the end,
@@ -77,7 +82,7 @@ async def open_checkpoints(path: Path, url: str | None = None, *, max_connection
     if not path.parent.is_dir() and url is not None:
         raise RunDirError(f"--checkpoints: folder {path.parent} does not exist (for {path})")
 
-    opener = sqlite_checkpointer(path)
+    opener = sqlite_checkpointer(path, open_in_thread=open_in_thread)
     try:
         if url is None:  # the run directory's own folder; a --checkpoints folder is the user's
             private_dir(path.parent)

@@ -90,14 +90,27 @@ class SessionWorker:
         self._controls: dict[str, Any] = {}
         self._shared: tuple[Any, Any] | None = None  # (saver, graph) for a PostgreSQL store
         self._shared_cm: Any = None
+        self._template: Any = None  # the compiled graph that per-session SQLite savers are put in
         self._shared_lock = asyncio.Lock()
         self._stopping: str | None = None
 
     async def ready(self) -> str:
-        """``host:pid`` of this actor, once it is up (the model client imported, so that the
-        first request is not held up by an import after its rate-limit slot)."""
+        """``host:pid`` of this actor, once it is up: the model client imported (so that the
+        first request is not held up by an import after its rate-limit slot), the session graph
+        compiled and each model's viewer built, so that the first sessions handed out start at
+        once rather than one after another behind this set-up on the actor's event loop."""
         with contextlib.suppress(ImportError):
             import openai  # noqa: F401
+        from value_spectrum.graphs.driver import run_session  # noqa: F401
+        from value_spectrum.graphs.session import build_session_graph
+
+        self._template = build_session_graph(None)
+        for model in dict.fromkeys(self.config.models):  # the shared viewer of each model
+            spec = SessionSpec(session_id="", persona_id="", model=model, index=0, seed=0, feed_seed=0)
+            try:
+                self.services.viewer(spec)
+            except Exception as exc:  # the session reports it when it runs
+                logger.debug("viewer of %s not built ahead: %s", model, exc)
         return f"{os.uname().nodename}:{os.getpid()}"
 
     async def drain(self, reason: str) -> None:
@@ -162,10 +175,14 @@ class SessionWorker:
         db = self._sqlite_file(session_id) if self.job.checkpoints is None else None
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
+        # a new file per session: made (and closed) off the loop, or each start and end would
+        # stall this actor's other sessions while the disk syncs
         saver = await stack.enter_async_context(
-            open_checkpoints(db or Path(), self.job.checkpoints)
+            open_checkpoints(db or Path(), self.job.checkpoints, open_in_thread=True)
         )
-        return build_session_graph(saver)
+        if self._template is None:
+            self._template = build_session_graph(None)
+        return self._template.copy(update={"checkpointer": saver})  # no compile per session
 
     async def _session(self, spec: SessionSpec, retry_error: bool, queue: asyncio.Queue[tuple[str, str]]) -> None:
         from langgraph.errors import GraphDrained
@@ -319,6 +336,19 @@ class ActorPool:
         in_flight: set[asyncio.Task[None]] = set()
         errors = _actor_errors(self.ray)
 
+        writing: set[asyncio.Task[None]] = set()
+
+        async def record(spec: SessionSpec, trajectory: Trajectory, actor: _Actor) -> None:
+            try:
+                await sink.on_trajectory(trajectory)
+            except Exception as exc:
+                logger.exception("session %s could not be recorded", spec.session_id)
+                sink.on_failed(spec, f"{type(exc).__name__}: {exc}")
+                return
+            if trajectory.status != "error" and actor.alive:  # its thread, once the record is safe
+                with contextlib.suppress(Exception):
+                    actor.handle.forget.remote(spec.session_id)
+
         async def one(spec: SessionSpec) -> None:
             actor = await self._pick()
             actor.load += 1
@@ -337,10 +367,12 @@ class ActorPool:
                     elif kind == "resumed":
                         sink.on_resumed(spec)
                     elif kind == "done":
+                        # the record is written (and fsynced) beside the run: the session's slot
+                        # is free for the next session meanwhile
                         trajectory = Trajectory.model_validate_json(body)
-                        await sink.on_trajectory(trajectory)
-                        if trajectory.status != "error":
-                            actor.handle.forget.remote(sid)
+                        task = asyncio.create_task(record(spec, trajectory, actor))
+                        writing.add(task)
+                        task.add_done_callback(writing.discard)
                     elif kind == "drained":
                         logger.info("session %s stopped (%s); it resumes next time", sid, body)
                     elif kind == "failed":
@@ -380,6 +412,8 @@ class ActorPool:
                 break
             wake.clear()
             await wake.wait()
+        if writing:
+            await asyncio.gather(*list(writing))
 
     async def close(self) -> None:
         """Close every live actor's checkpoint store, then end the actors (and any replacement
