@@ -267,3 +267,34 @@ def test_the_estimate_counts_the_longer_contract() -> None:
     assert (reply.dwell_s, reply.leave) == (12.0, False)  # type: ignore[union-attr]
     text = parse_decision(typical_reply("plain", {"leave": True, "dwell": True}), leave=True, dwell=True)
     assert text.dwell_s == 12.0  # type: ignore[union-attr]
+
+
+def test_an_llm_dwell_is_scored_as_a_graded_signal(tmp_path: Path) -> None:
+    """A scripted model that lingers on benevolent videos: its dwell profile puts benevolence
+    first, from dwell alone (it likes everything, so like/skip says nothing)."""
+    from value_spectrum.agents.chat import ChatRequest
+    from value_spectrum.api import simulate
+    from value_spectrum.retrieval.corpus import load_corpus
+    from value_spectrum.scoring.report import build_report
+
+    corpus = load_corpus(None)
+    by_title = sorted(((v.title, v) for v in corpus if v.title and v.values is not None), key=lambda tv: -len(tv[0]))
+
+    def reply(request: ChatRequest) -> str:
+        text = json.dumps([m.get("content") for m in request.messages])
+        video = next(v for title, v in by_title if json.dumps(title)[1:-1] in text)
+        assert video.values is not None
+        return json.dumps({"decision": "like", "reason": "r", "trait_number": 1,
+                           "dwell_s": round(2 + 40 * video.values["benevolence"], 2), "leave": False})
+
+    run = simulate(personas="family_oriented", models="scripted", steps=60, modality="caption", out=tmp_path / "run",
+                   viewer_options={"dwell": True, "leave": True}, latency=False,
+                   viewer_factory=lambda spec: ScriptedViewer([reply], cycle=True, dwell=True, leave=True))
+    assert run.summary.decisions == 60
+    (group,) = build_report(run.path).groups
+    sl = group.session_length
+    assert sl is not None
+    assert sl.dwell_n == 60
+    assert sl.dwell_profile is not None, sl.dwell_reason
+    assert max(sl.dwell_profile, key=sl.dwell_profile.__getitem__) == "benevolence"
+    assert sl.dwell_alignment is not None
