@@ -126,3 +126,26 @@ def test_preference_run_shows_estimate_and_actual(tmp_path: Path) -> None:
     assert est["input_tokens"] == planned["input_tokens"]
     assert any(n.endswith("authored") for n in planned["notes"])
     assert sum(data["n"].values()) == 30
+
+
+def test_preference_dry_run_queries_a_copy_of_a_built_index(tmp_path: Path, monkeypatch: Any) -> None:
+    import hashlib
+
+    from value_spectrum.api import estimate_preference
+    from value_spectrum.retrieval.building import open_index
+    from value_spectrum.retrieval.corpus import load_corpus
+    from value_spectrum.runner.preference import preference_plan
+
+    monkeypatch.setenv("VALUE_SPECTRUM_CACHE", str(tmp_path / "cache"))
+    open_index(None, "fake")
+
+    def snapshot() -> dict[str, str]:
+        return {str(p.relative_to(tmp_path)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted((tmp_path / "cache").rglob("*")) if p.is_file()}
+
+    before = snapshot()
+    est = estimate_preference("openai/gpt-4o", per_value=4, modality="caption", embedder="fake")
+    assert snapshot() == before  # Chroma writes to an index it opens: the dry run opened a copy
+    assert any("keyword-retrieval" in n for n in est.notes), est.notes
+    real = preference_plan(load_corpus(None), "openai/gpt-4o", per_value=4, modality="caption", embedder="fake")
+    assert est.calls == sum(len(v) for v in real.items.values())

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any, Literal
 
 from value_spectrum.records import Modality
@@ -45,8 +48,8 @@ def select_items(
 
     Keyword retrieval orders each value's retrieved videos by similarity; authored selection
     takes a seeded sample of the videos whose authored primary value it is. ``build_index=False``
-    (a dry run) only reads an index that is already built, and falls back to the authored
-    values when there is none, whatever ``source`` says.
+    (a dry run) only queries a temporary copy of an index that is already built, and falls back
+    to the authored values when there is none, whatever ``source`` says.
 
     Raises:
         Exception: ``source="retrieval"`` and the index cannot be opened (or built).
@@ -55,14 +58,17 @@ def select_items(
         try:
             from value_spectrum.retrieval.labelling import keyword_retrieval, load_value_keywords
 
-            opened = _opened(corpus, embedder, build_index)
-            _, pairs = keyword_retrieval(opened.index, opened.embedder, load_value_keywords())
+            with tempfile.TemporaryDirectory(prefix="vs-dry-index-") as scratch:
+                opened = _opened(corpus, embedder, None if build_index else Path(scratch))
+                _, pairs = keyword_retrieval(opened.index, opened.embedder, load_value_keywords())
+                name = opened.embedder.describe().get("name", embedder)
+                del opened  # the scratch copy goes with the block
             best: dict[str, dict[str, float]] = {v: {} for v in VALUE_IDS}
             for value, _kw, vid, score in pairs:
                 scores = best[value.value]
                 scores[vid] = max(score, scores.get(vid, -1.0))
             items = {v: [i for i, _ in sorted(s.items(), key=lambda kv: -kv[1])][:per_value] for v, s in best.items()}
-            return items, f"keyword-retrieval ({opened.embedder.describe().get('name', embedder)})"
+            return items, f"keyword-retrieval ({name})"
         except Exception as exc:  # retrieval is optional: fall back, and say so
             if not build_index:
                 logger.warning("dry run: %s; items estimated from the corpus's authored primary values (the real run "
@@ -84,12 +90,17 @@ def select_items(
     return out, "authored"
 
 
-def _opened(corpus: Corpus, embedder: str, build: bool) -> Any:
-    """The corpus's index: opened and built as usual, or (``build=False``) only when it is
-    already built, neither created nor refreshed."""
+def _opened(corpus: Corpus, embedder: str, scratch: Path | None) -> Any:
+    """The corpus's index, opened and built as usual; or, with a ``scratch`` folder (a dry run),
+    a copy of the index as it is, never built: Chroma writes to an index it only opens and
+    queries, and a dry run leaves the user's files alone.
+
+    Raises:
+        FileNotFoundError: a dry run, and the index is not built yet.
+    """
     from value_spectrum.retrieval.building import default_index_dir, open_index
 
-    if build:
+    if scratch is None:
         return open_index(corpus, embedder)
     from value_spectrum.retrieval.embedders import make_embedder
 
@@ -97,7 +108,9 @@ def _opened(corpus: Corpus, embedder: str, build: bool) -> Any:
     path = default_index_dir(corpus, emb.name)
     if not path.is_dir():
         raise FileNotFoundError(f"the {emb.name} index of corpus {corpus.name!r} is not built yet")
-    return open_index(corpus, emb, path=path, build=False)
+    copy = scratch / path.name
+    shutil.copytree(path, copy)
+    return open_index(corpus, emb, path=copy, build=False)
 
 
 def preference_plan(
