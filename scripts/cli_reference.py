@@ -49,9 +49,10 @@ def _params(cmd: Any) -> list[str]:
 
 
 def _walk(cmd: Any, path: str, out: list[str]) -> None:
-    if hasattr(cmd, "commands"):
-        for name in sorted(cmd.commands):
-            _walk(cmd.commands[name], f"{path} {name}", out)
+    if hasattr(cmd, "commands"):  # a group (the root loads its commands on use: ask it for each)
+        ctx = cmd.context_class(cmd)
+        for name in sorted(cmd.list_commands(ctx)):
+            _walk(cmd.get_command(ctx, name), f"{path} {name}", out)
         return
     usage = " ".join(cmd.collect_usage_pieces(cmd.context_class(cmd)))
     out.append(f"## `{path}`\n")

@@ -35,3 +35,43 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
                          capture_output=True, text=True, check=True)
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert loaded == [], f"value-spectrum {' '.join(args)} imported {loaded}"
+
+
+ROOT_HELP_PROBE = """
+import json, sys
+from value_spectrum.cli.app import main
+sys.argv = ["value-spectrum", "--help"]
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("value_spectrum"))))
+"""
+
+
+def test_the_root_help_imports_no_command_module() -> None:
+    out = subprocess.run([sys.executable, "-c", ROOT_HELP_PROBE], capture_output=True, text=True, check=True)
+    ours = json.loads(out.stdout.strip().splitlines()[-1])
+    assert ours == ["value_spectrum", "value_spectrum.cli", "value_spectrum.cli.app"]
+    assert "simulate" in out.stdout
+    assert "Run persona viewers through feeds" in out.stdout
+
+
+def test_each_listed_line_is_the_commands_own_help() -> None:
+    import inspect
+
+    from value_spectrum.cli.app import COMMANDS, load_command
+
+    for name, entry in COMMANDS.items():
+        command = load_command(name)
+        own = inspect.cleandoc(command.short_help or command.help or "").split("\n\n")[0]
+        assert " ".join(own.split()) == entry.help, f"{name}: the root's --help line differs from the command's own"
+
+
+def test_a_command_runs_with_only_its_own_module() -> None:
+    code = ROOT_HELP_PROBE.replace('["value-spectrum", "--help"]', '["value-spectrum", "personas", "list"]')
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    ours = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "value_spectrum.cli.personas_cmd" in ours
+    assert not [m for m in ours if m.endswith("_cmd") and m != "value_spectrum.cli.personas_cmd"]
+    assert "family_oriented" in out.stdout
