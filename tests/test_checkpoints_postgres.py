@@ -5,6 +5,7 @@ never interrupted; and the store URL's errors are one clear line."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import signal
 import subprocess
@@ -57,7 +58,9 @@ def checkpointed_threads(url: str) -> set[str]:
         return {r[0] for r in conn.execute("SELECT DISTINCT thread_id FROM checkpoints")}
 
 
-def test_killed_on_one_machine_resumes_on_another_from_postgres(tmp_path: Path, postgres_url: str) -> None:
+def test_killed_on_one_machine_resumes_on_another_from_postgres(
+    tmp_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     run_here(tmp_path / "clean")
     expected = sessions(tmp_path / "clean")
     assert len(expected) == 6
@@ -95,7 +98,9 @@ def test_killed_on_one_machine_resumes_on_another_from_postgres(tmp_path: Path, 
     second.parent.mkdir()
     shutil.copytree(first, second)
     shutil.rmtree(first)
-    summary = run_here(second, postgres_url)
+    with caplog.at_level(logging.WARNING, logger="value_spectrum.graphs.driver"):
+        summary = run_here(second, postgres_url)
+    assert "starts again from turn 0" not in caplog.text  # every stored turn is kept
     assert summary.sessions_resumed >= 1
     assert summary.sessions_failed == []
     assert sessions(second) == expected

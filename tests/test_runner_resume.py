@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from _sim_fakes import reference_factory, services, tiny_corpus
 from value_spectrum.runner.config import RunConfig
@@ -88,7 +91,7 @@ def records(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((out / "sessions").glob("*.json"))}
 
 
-def test_kill_9_mid_batch_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
+def test_kill_9_mid_batch_then_rerun_equals_uninterrupted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     clean = tmp_path / "clean"
     run_here(clean)
     reference = records(clean)
@@ -106,7 +109,9 @@ def test_kill_9_mid_batch_then_rerun_equals_uninterrupted(tmp_path: Path) -> Non
     assert done_at_kill <= len(survivors)
     assert all(reference[k] == v for k, v in survivors.items())  # no half-written record
 
-    s = run_here(out)
+    with caplog.at_level(logging.WARNING, logger="value_spectrum.graphs.driver"):
+        s = run_here(out)
+    assert "starts again from turn 0" not in caplog.text  # every stored turn is kept
     assert s.sessions_skipped == len(survivors)
     assert s.sessions_run == 8 - len(survivors)
     assert s.sessions_resumed >= 1  # in-flight sessions continued from their checkpoints

@@ -103,10 +103,19 @@ async def load_checkpoint(graph: Any, session_id: str) -> tuple[SessionState | N
     """``(state, finished)`` of the session's checkpoint thread; ``(None, False)`` when the graph
     has no checkpointer or the thread does not exist.
 
-    ``finished`` is True for a thread that reached its end, whether it ended ``finished`` or in
-    ``error`` (``state["status"]`` tells which). A thread left by an older layout of the session
-    graph cannot be continued: it is deleted (with a warning) and reported as missing, so that
-    session starts again from its first turn.
+    ``state`` is the thread's live state: its newest checkpoint with the writes of the turn that
+    finished after it already applied (see below). ``finished`` is True for a thread that reached
+    its end, whether it ended ``finished`` or in ``error`` (``state["status"]`` tells which). A
+    thread left by an older layout of the session graph cannot be continued: it is deleted (with
+    a warning) and reported as missing, so that session starts again from its first turn.
+
+    A process killed after a turn's writes were stored (LangGraph's pending writes, saved as the
+    node finishes) but before the checkpoint that follows them leaves a thread whose newest
+    checkpoint lists that turn as its only task, already done: ``get_state`` then shows ``next``
+    empty, because the following turn is scheduled only by the checkpoint that was never written.
+    That thread is not finished: resuming it applies the stored writes (the turn is not asked
+    again) and goes on. A thread has ended only when its newest checkpoint schedules nothing and
+    holds no such done-but-unapplied task.
     """
     saver = graph.checkpointer
     if saver is None:
@@ -125,17 +134,28 @@ async def load_checkpoint(graph: Any, session_id: str) -> tuple[SessionState | N
     snap = await graph.aget_state(config)
     if not snap.values:
         return None, False
-    if not snap.next and not snap.values.get("done", True):
-        # a thread whose newest checkpoint schedules no next turn, yet the session is not done
-        # (seen after a kill -9 mid-run): continuing it would record a cut-short session as
-        # finished, so it starts again from turn 0, which gives the same record
+    if "turn" not in snap.values:
+        # killed between the thread's first checkpoint and the storing of its input: no turn
+        # was taken, and resuming would start the graph without its input; start afresh
+        logger.info("session %s: its checkpoint thread holds no input yet; it starts at turn 0", session_id)
+        await saver.adelete_thread(session_id)
+        return None, False
+    finished = not snap.next and not snap.tasks
+    if not snap.next and snap.tasks:
+        logger.info(
+            "session %s: its last node's writes are stored without the checkpoint after them; "
+            "they are applied on resume (turn %s kept)", session_id, snap.values.get("turn"),
+        )
+    if finished and not snap.values.get("done", False):
+        # nothing scheduled and nothing pending, yet the session is not done: no graph of ours
+        # ends that way, so the thread is not one this graph wrote; it starts again from turn 0
         logger.warning(
-            "session %s: its checkpoint schedules no next turn although the session is not done; "
+            "session %s: its checkpoint thread ended although the session is not done; "
             "it starts again from turn 0", session_id,
         )
         await saver.adelete_thread(session_id)
         return None, False
-    return snap.values, not snap.next
+    return snap.values, finished
 
 
 def _good_turns(state: SessionState) -> int:
@@ -199,7 +219,10 @@ async def run_session(
     config = _config(meta.session_id, context)
     state, finished = checkpoint if checkpoint is not None else await load_checkpoint(graph, meta.session_id)
     inp: SessionState | None = None
-    if state is not None and finished and retry_error and state.get("status") == "error":
+    ended_in_error = state is not None and state.get("done", False) and state.get("status") == "error"
+    if state is not None and ended_in_error and retry_error:
+        # (``done`` rather than ``finished``: a thread killed after its last error turn's writes
+        # were stored, before its final checkpoint, has ended in error too)
         fork = await _last_good_turn(graph, meta.session_id, state)
         if fork is None:
             logger.warning("session %s: no checkpoint of its last good turn; it starts again", meta.session_id)
