@@ -203,7 +203,7 @@ def test_a_bad_thread_database_is_one_line(tmp_path: Path) -> None:
 
 
 def test_ollama_needs_no_key_and_openai_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    from value_spectrum.cli.chat_cmd import _credentials_problem
+    from value_spectrum.cli._chat_front import credentials_problem as _credentials_problem
 
     monkeypatch.delenv("OLLAMA_API_BASE", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)

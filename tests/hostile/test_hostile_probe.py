@@ -64,7 +64,7 @@ def test_coverage_counts_and_bounds_the_sample() -> None:
 
 
 def test_chat_probe_panel_shows_a_reply(capsys: pytest.CaptureFixture[str]) -> None:
-    from value_spectrum.cli.chat_cmd import _probe_panel
+    from value_spectrum.cli._chat_view import probe_panel as _probe_panel
 
     answers = tuple(ProbeAnswer(item_id=f"i{n}", value="power", rating=None, raw=LIKE) for n in range(3))
     _probe_panel(Probe(after_turn=0, instrument="ours", answers=answers))

@@ -101,7 +101,8 @@ def test_reference_viewer_ignores_the_text() -> None:
 def test_chat_renders_hostile_titles_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
     """Rich markup in a title, a query or a reply is printed as text, never interpreted (an
     unmatched ``[/x]`` would otherwise raise and end the chat)."""
-    from value_spectrum.cli.chat_cmd import _cards, _show_history
+    from value_spectrum.cli._chat_view import cards as _cards
+    from value_spectrum.cli._chat_view import show_history as _show_history
     from value_spectrum.personas import get_persona
 
     _cards([{"id": "v1", "platform": "tiktok", "title": "[/x] [bold]loud[/bold]", "score": 0.5}], "search: [/q]")
