@@ -19,7 +19,7 @@ def show_estimate(make: Callable[[], Estimate], *, as_json: bool, names: dict[st
     from pydantic import ValidationError
 
     from value_spectrum.cli._gateway_flags import error_line
-    from value_spectrum.cli.simulate_cmd import one_line
+    from value_spectrum.cli._running import one_line
 
     try:
         est = make()

@@ -9,7 +9,6 @@ heavy (agents, retrieval, litellm) is imported inside the command, never at impo
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -28,7 +27,6 @@ from value_spectrum.cli._gateway_flags import (
     TpmOption,
     check_modality,
     check_modality_name,
-    error_line,
     gateway_config,
 )
 
@@ -120,11 +118,11 @@ def preference(
     if embedder not in ("auto", "clip", "text", "fake"):
         fail(f"--embedder: unknown embedder {embedder!r}; choose auto, clip, text or fake")
 
-    from pydantic import ValidationError
 
     from value_spectrum.api import abench_preference, estimate_preference
     from value_spectrum.cli._estimate import estimate_quietly, print_versus, show_estimate, versus
-    from value_spectrum.cli.simulate_cmd import finish, one_line, setup_logging
+    from value_spectrum.cli._running import refuse_in_use, run_or_fail, setup_logging
+    from value_spectrum.cli.simulate_cmd import finish
 
     setup_logging()
     gateway = gateway_config(
@@ -136,25 +134,14 @@ def preference(
     if dry_run:
         show_estimate(lambda: estimate_preference(model, **options), as_json=as_json)
         return
-    from value_spectrum.api import refuse_if_in_use
-    from value_spectrum.runlog import RunInUseError
-
-    try:
-        refuse_if_in_use(out)  # at once, before the checks that load model clients
-    except RunInUseError as exc:
-        fail(str(exc))
+    refuse_in_use(out)  # at once, before the checks that load model clients
     check_modality((model,), api_base, modality, gateway)
     est = estimate_quietly(lambda: estimate_preference(model, **options)) if model != "reference" else None
-    try:
-        run = asyncio.run(abench_preference(
-            model, out=out, api_base=api_base, persona=persona, per_value=per_value,
-            modality=modality,  # type: ignore[arg-type]
-            corpus=corpus, items=items, embedder=embedder, seed=seed, concurrency=concurrency, gateway=gateway,
-        ))
-    except ValidationError as exc:
-        fail(error_line(exc))
-    except (ValueError, KeyError, OSError, RuntimeError) as exc:
-        fail(one_line(exc))
+    run = run_or_fail(abench_preference(
+        model, out=out, api_base=api_base, persona=persona, per_value=per_value,
+        modality=modality,  # type: ignore[arg-type]
+        corpus=corpus, items=items, embedder=embedder, seed=seed, concurrency=concurrency, gateway=gateway,
+    ), out=out)
     run_dir = run.path
     if run.summary.failed:
         finish(run.summary, as_json=as_json, estimate=est)

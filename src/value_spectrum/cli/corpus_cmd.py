@@ -7,6 +7,7 @@ and :mod:`~value_spectrum.retrieval.demo`; the library is imported inside each c
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -86,7 +87,8 @@ def import_(
     if manifest is not None and not manifest.is_file():
         fail(f"--manifest {manifest}: no such file")
     try:
-        if as_json:
+        # the spinner names each file as it goes; with --json, stderr stays quiet
+        with nullcontext() if as_json else err_console.status("importing ...") as status:
             result = import_collection(
                 src,
                 out,
@@ -95,19 +97,8 @@ def import_(
                 workers=workers,
                 max_side=max_side or None,
                 max_pixels=max_pixels or None,
+                on_item=None if status is None else lambda p: status.update(f"importing {p}"),
             )
-        else:
-            with err_console.status("importing ...") as status:
-                result = import_collection(
-                    src,
-                    out,
-                    keyframes=keyframes,
-                    manifest=manifest,
-                    workers=workers,
-                    max_side=max_side or None,
-                    max_pixels=max_pixels or None,
-                    on_item=lambda p: status.update(f"importing {p}"),
-                )
     except ImportUsageError as exc:
         fail(str(exc))
     if as_json:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from value_spectrum.cli._console import err_console, fail
+from value_spectrum.cli._console import err_console
 
 
 def fork(
@@ -30,33 +30,21 @@ def fork(
 ) -> None:
     """Continue session ID of RUN from turn K with one condition changed: the first K steps are the
     parent's records, byte for byte; then `compare RUN DIR` shows paired differences."""
-    import asyncio
-
-    from pydantic import ValidationError
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from value_spectrum.api import afork
-    from value_spectrum.cli._gateway_flags import error_line
-    from value_spectrum.cli.simulate_cmd import _Bars, finish, one_line, setup_logging
+    from value_spectrum.cli._running import run_or_fail, setup_logging
+    from value_spectrum.cli.simulate_cmd import _Bars, finish
 
     setup_logging()
     progress = Progress(
         TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.fields[info]}"), console=err_console, disable=quiet or as_json, transient=False,
     )
-    try:
-        with progress:
-            result = asyncio.run(afork(
-                run, session=session, at=at, model=model, persona=persona, strategy=strategy, out=out,
-                api_base=api_base, checkpoints=checkpoints, observer=_Bars(progress), handle_signals=True,
-            ))
-    except ValidationError as exc:
-        fail(error_line(exc, {"models": "model", "personas": "persona"}))
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else f"{out}: "
-        fail(f"{where}{exc.strerror or exc}")
-    except (ValueError, RuntimeError, ImportError) as exc:  # ForkError, RunCheckError, RunDirError
-        fail(one_line(exc))
+    result = run_or_fail(afork(  # ForkError, RunCheckError, RunDirError: one line each
+        run, session=session, at=at, model=model, persona=persona, strategy=strategy, out=out,
+        api_base=api_base, checkpoints=checkpoints, observer=_Bars(progress), handle_signals=True,
+    ), out=out, names={"models": "model", "personas": "persona"}, around=progress)
     finish(result.summary, as_json=as_json)
     if not as_json and result.summary.sessions_finished:
         err_console.print(f"[dim]paired differences: value-spectrum compare {run} {out}[/]", highlight=False)

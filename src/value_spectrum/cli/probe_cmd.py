@@ -8,7 +8,6 @@ part of the run's identity). Heavy imports happen inside the command.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,7 +26,6 @@ from value_spectrum.cli._gateway_flags import (
     TimeoutOption,
     TpmOption,
     check_modality,
-    error_line,
     gateway_config,
 )
 
@@ -154,11 +152,11 @@ def probe(
     no questionnaire item got a readable rating or a session ended in error, 2 on a usage error.
     """
 
-    from pydantic import ValidationError
 
     from value_spectrum.api import aprobe
     from value_spectrum.cli._estimate import estimate_quietly, print_versus, show_estimate, versus
-    from value_spectrum.cli.simulate_cmd import finish, one_line, setup_logging
+    from value_spectrum.cli._running import refuse_in_use, run_or_fail, setup_logging
+    from value_spectrum.cli.simulate_cmd import finish
     from value_spectrum.scoring.report import ScoringOptions, build_report
 
     setup_logging()
@@ -173,13 +171,7 @@ def probe(
 
         show_estimate(lambda: estimate_probe(persona, model, **options), as_json=as_json)
         return
-    from value_spectrum.api import refuse_if_in_use
-    from value_spectrum.runlog import RunInUseError
-
-    try:
-        refuse_if_in_use(out)  # at once, before the checks that load model clients
-    except RunInUseError as exc:
-        fail(str(exc))
+    refuse_in_use(out)  # at once, before the checks that load model clients
     check_modality((model,), api_base, modality, gateway)
     if model != "reference":
         from value_spectrum.api import estimate_probe
@@ -187,12 +179,7 @@ def probe(
         est = estimate_quietly(lambda: estimate_probe(persona, model, **options))
     else:
         est = None
-    try:
-        run = asyncio.run(aprobe(persona, model, **options))
-    except ValidationError as exc:
-        fail(error_line(exc))
-    except (ValueError, KeyError, OSError, RuntimeError) as exc:
-        fail(one_line(exc))
+    run = run_or_fail(aprobe(persona, model, **options), out=out)
     run_dir = run.path
     if run.summary.failed:
         finish(run.summary, as_json=as_json, estimate=est)

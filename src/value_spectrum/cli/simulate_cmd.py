@@ -7,7 +7,6 @@ stays cheap.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,6 +26,12 @@ from value_spectrum.cli._gateway_flags import (
     check_models,
     error_line,
 )
+from value_spectrum.cli._running import (
+    EXIT_INTERRUPTED,
+    refuse_in_use,
+    run_or_fail,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -35,8 +40,6 @@ if TYPE_CHECKING:
     from value_spectrum.runner.estimate import Estimate
     from value_spectrum.runner.summary import RunSummary
 
-EXIT_INTERRUPTED = 130
-"""Exit status after Ctrl-C (128 + SIGINT), as shells expect."""
 
 
 class _Bars:
@@ -188,8 +191,6 @@ def simulate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run persona viewers through feeds of short videos; re-running the same command continues."""
-    import asyncio
-
     from pydantic import ValidationError
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -218,13 +219,7 @@ def simulate(
     if dry_run:
         _dry_run(options, as_json=as_json)
         return
-    from value_spectrum.api import refuse_if_in_use
-    from value_spectrum.runlog import RunInUseError
-
-    try:
-        refuse_if_in_use(out)  # at once, before the checks that load model clients
-    except RunInUseError as exc:
-        fail(str(exc))
+    refuse_in_use(out)  # at once, before the checks that load model clients
     check_modality(models, api_base, modality, gateway)
     est = _estimate_quietly(options) if any(m != "reference" for m in models) else None
     if ray_address is not None and executor != "ray":
@@ -235,26 +230,18 @@ def simulate(
         TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.fields[info]}"), console=err_console, disable=quiet or as_json, transient=False,
     )
-    try:
-        with progress:
-            run = asyncio.run(asimulate(
+    run = run_or_fail(
+        asimulate(
                 personas=tuple(personas or ()), models=models, api_base=api_base, sessions=sessions, steps=steps,
                 feed=feed, modality=modality, strategy=strategy, seed=seed, concurrency=concurrency,  # type: ignore[arg-type]
                 max_cost=max_cost, probe_every=probe_every, out=out, corpus=corpus, embedder=embedder,
                 temperature=temperature, cache=cache, latency=latency, executor=executor, ray_address=ray_address,
                 ray_actors=ray_actors, checkpoints=checkpoints, gateway=gateway, force_new=force_new, observer=_Bars(progress), handle_signals=True,
                 viewer_options=viewer_options,
-            ))
-    except ValidationError as exc:
-        fail(error_line(exc, {"models": "model", "record_latency": "latency"}))
-    except KeyboardInterrupt:  # before the run's own handler was in place: nothing to keep yet
-        err_console.print("[yellow]interrupted[/]", highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except OSError as exc:  # the run directory cannot be written (a full disk, permissions)
-        where = f"{exc.filename}: " if exc.filename else f"{out or 'the run directory'}: "
-        fail(f"{where}{exc.strerror or exc}; fix that and run the same command again (finished sessions are kept)")
-    except (ValueError, RuntimeError, ImportError) as exc:  # RunCheckError, RunDirError, RunInUseError
-        fail(one_line(exc))
+        ),
+        out=out, names={"models": "model", "record_latency": "latency"}, around=progress,
+        disk_hint="; fix that and run the same command again (finished sessions are kept)",
+    )
     finish(run.summary, as_json=as_json, estimate=est)
 
 
@@ -274,20 +261,6 @@ def _estimate_quietly(options: dict[str, Any]) -> Estimate | None:
     from value_spectrum.runner.estimate import estimate
 
     return estimate_quietly(lambda: estimate(RunConfig(**options)))
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of an error's message (its type when it has none)."""
-    text = str(exc).strip().strip("'\"")
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def setup_logging() -> None:
-    """Library warnings to stderr, one line each (the checks' warnings, a retried session)."""
-    from rich.logging import RichHandler
-
-    logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=err_console, show_path=False)],
-                        format="%(message)s")
 
 
 def finish(summary: RunSummary, *, as_json: bool, estimate: Estimate | None = None) -> None:
