@@ -67,7 +67,7 @@ def test_unusable_cache_is_switched_off_once(tmp_path: Path, caplog: pytest.LogC
 def test_cache_damaged_while_open_warns_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cache = ResponseCache(tmp_path)
     cache.put("m", None, REQ, ChatResponse(text="Yes."))
-    cache._drop()
+    cache.close()  # this thread's connection (the next lookup opens a new one)
     for suffix in ("-wal", "-shm"):
         Path(f"{cache.path}{suffix}").unlink(missing_ok=True)
     cache.path.write_bytes(b"\0garbage" * 4096)

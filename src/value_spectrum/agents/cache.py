@@ -1,25 +1,29 @@
-"""The response cache: deterministic model answers kept on disk, shared across processes.
+"""The response cache: deterministic model answers kept in a store shared across processes
+and, with PostgreSQL, across machines.
 
 A request is cacheable only when it is deterministic (temperature 0). Its key is a SHA-256 over
 the whole request (model, api base, messages, temperature, seed, max tokens, response format,
 tools) with every base64 image replaced by the SHA-256 of its bytes, so the key is small and
-changes exactly when what the model is shown changes. Entries live in one SQLite file (WAL mode,
-safe for many processes); a hit comes back with ``usage.cached = True`` and no cost.
+changes exactly when what the model is shown changes. A hit comes back with
+``usage.cached = True`` and no cost.
 
 Hashing an image means decoding its base64 and hashing the bytes (milliseconds for a large
 frame); the digest of each data URL is memoized in process, keyed by the URL string, so the same
 keyframe shown to many personas is hashed once. The key itself is unchanged by the memo.
 
-The cache is optional: a file that is not a database (or is damaged) is moved aside as
-``responses.sqlite.damaged-<time>`` with one warning naming it, and a fresh cache is started; a
-cache that cannot be opened or written at all (a full disk, a read-only folder) is switched off
-with one warning, and the run goes on asking the model. The file and its folder are owner-only:
-they hold every prompt and reply.
+Entries live in a :class:`CacheStore`, chosen by a location (``--cache-store``):
 
-Each thread of each process keeps one open connection per cache file (opening and closing one
-per lookup and per store cost about a millisecond each) with ``synchronous=NORMAL``: in WAL mode
-a commit is then safe against a crash of the program, and only a power loss can drop the last
-few entries, which costs nothing but asking the model again.
+* a folder (default: the user cache's ``responses``) or ``sqlite:///FILE``: one SQLite file on
+  this machine (:mod:`~value_spectrum.agents.cache_sqlite`; WAL mode, safe for many processes of
+  one machine, not for a network file system);
+* ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DB``: one table in a PostgreSQL database
+  (:mod:`~value_spectrum.agents.cache_postgres`), shared by every worker of every machine and by
+  every run that names it: the same request asked anywhere is answered once.
+
+The cache is optional: a damaged SQLite file is moved aside with one warning and a fresh one
+started; a store that cannot be opened, reached or written (a full disk, a read-only folder, a
+server that is down) is switched off with one warning naming it, and the run goes on asking the
+model.
 
 Example:
     >>> import tempfile
@@ -33,21 +37,18 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
 import hashlib
 import json
 import logging
-import os
-import sqlite3
 import threading
-import time
-from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from value_spectrum._private import SQLITE_SIDECARS, private_dir, private_file
+from value_spectrum._store_urls import describe_postgres, describe_safe, is_postgres
 from value_spectrum.agents._memo import SizedMemo
 from value_spectrum.agents.chat import ChatRequest, ChatResponse, ToolCall
 from value_spectrum.records import Usage
@@ -61,9 +62,6 @@ CACHE_FORMAT = 1
 IMAGE_DIGEST_MEMO_BYTES = 64 * 1024 * 1024
 """The most data-URL text the digest memo keeps referenced (least recently used dropped first;
 the URLs are usually the very strings :func:`~value_spectrum.agents.observe.data_url` keeps)."""
-
-_local = threading.local()
-"""Per-thread open SQLite connections, keyed by (file, process id)."""
 
 _digests: SizedMemo[str] = SizedMemo(IMAGE_DIGEST_MEMO_BYTES)
 
@@ -123,98 +121,148 @@ def cacheable(request: ChatRequest) -> bool:
     return request.temperature == 0
 
 
-_DAMAGED = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
-"""SQLite error names meaning the file itself is bad (rather than busy, full or read-only)."""
+class CacheStoreError(RuntimeError):
+    """A store that cannot be used (unreachable, damaged beyond repair, full, read-only): the
+    cache switches itself off with one warning naming it."""
 
 
-def _damaged(exc: sqlite3.Error) -> bool:
-    return getattr(exc, "sqlite_errorname", "") in _DAMAGED or type(exc) is sqlite3.DatabaseError
+class CacheStore(Protocol):
+    """Where cache entries live: bodies (JSON text) under :func:`request_key` keys.
+
+    Methods raise :class:`CacheStoreError` only, and only when the store is unusable; a store
+    that is busy for a moment answers a miss (or skips the store) instead.
+    """
+
+    where: str
+    """The store in one line, for warnings and the manifest (never a password)."""
+    remote: bool
+    """Whether each statement is a network round trip (the gateway then runs it in a thread)."""
+
+    def load(self, key: str) -> str | None:
+        """The body stored under ``key``, or None."""
+        ...
+
+    def save(self, key: str, model: str, body: str) -> None:
+        """Store ``body`` under ``key``, replacing an older one."""
+        ...
+
+    def count(self) -> int:
+        """Entries stored."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (a later call may open new ones)."""
+        ...
+
+
+CACHE_FILE = "responses.sqlite"
+"""The SQLite file of a cache folder."""
+
+_HINTS = {
+    "sqlite": "free disk space, fix the folder's permissions, or pass --no-cache",
+    "postgres": "check that the server is up and the URL names a database you may write, or pass --no-cache",
+}
+
+
+def _sqlite_file(location: str | Path) -> Path:
+    """The file of a SQLite location: a folder (its ``responses.sqlite``) or ``sqlite:///FILE``."""
+    text = str(location)
+    if "://" not in text:
+        return Path(text) / CACHE_FILE
+    scheme, rest = text.split("://", 1)
+    if scheme.lower() != "sqlite":
+        raise ValueError(
+            f"response cache: unknown store {scheme + '://'!r} in {describe_safe(text)!r}; give a folder, "
+            "sqlite:///FILE or postgresql://USER@HOST/DB"
+        )
+    if not rest.startswith("/") or rest == "/":
+        raise ValueError(f"response cache: {text!r} names no file; use sqlite:///RELATIVE or sqlite:////ABSOLUTE")
+    return Path(rest[1:])
+
+
+def describe_location(location: str | Path) -> str:
+    """A cache location in one line, without any password.
+
+    Example:
+        >>> describe_location("postgresql://vs:pw@db/runs")
+        'PostgreSQL vs@db/runs'
+        >>> describe_location("/tmp/c")
+        '/tmp/c/responses.sqlite'
+    """
+    text = str(location)
+    return describe_postgres(text) if is_postgres(text) else str(_sqlite_file(text))
+
+
+def open_store(location: str | Path, *, max_connections: int = 8) -> CacheStore:
+    """The store a location names: a folder (its ``responses.sqlite``), ``sqlite:///FILE``, or
+    ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DB`` (``postgres://`` too).
+
+    Raises:
+        ValueError: an unknown URL scheme, or a ``sqlite://`` URL with no file.
+        CacheStoreError: the store cannot be used.
+    """
+    text = str(location)
+    if is_postgres(text):
+        from value_spectrum.agents.cache_postgres import PostgresStore
+
+        return PostgresStore(text, max_connections=max_connections)
+    from value_spectrum.agents.cache_sqlite import SqliteStore
+
+    return SqliteStore(_sqlite_file(location))
 
 
 class ResponseCache:
-    """A SQLite-backed cache of chat responses in ``directory/responses.sqlite``.
+    """A cache of chat responses in a :class:`CacheStore`.
 
-    Never raises for the file's state: a damaged file is moved aside and replaced, an unusable
-    one switches the cache off (:attr:`enabled` False), each with one warning.
+    Args:
+        location: a folder (its ``responses.sqlite``), ``sqlite:///FILE`` or
+            ``postgresql://...`` (see :func:`open_store`), or an open store.
+        max_connections: a PostgreSQL store's pool size and threads.
+
+    Never raises for the store's state: a damaged SQLite file is moved aside and replaced, an
+    unusable or unreachable store switches the cache off (:attr:`enabled` False), each with one
+    warning naming it.
+
+    Raises:
+        ValueError: ``location`` is a URL of an unknown kind.
     """
 
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-        self.path = self.directory / "responses.sqlite"
+    def __init__(self, location: str | Path | CacheStore, *, max_connections: int = 8) -> None:
         self.enabled = True
         """False once the cache was switched off; lookups then miss and stores do nothing."""
-        try:
-            private_dir(self.directory)
-            private_file(self.path)
-            self._create()
-        except sqlite3.Error as exc:
-            if not _damaged(exc):
-                self._switch_off(exc)
-                return
-            aside = self._move_aside()
-            logger.warning(
-                "response cache %s is not a usable database (%s); moved it to %s and started an "
-                "empty cache (delete the old file when you no longer need it)",
-                self.path, exc, aside,
-            )
+        self.store: CacheStore | None = None
+        self._threads: Any = None
+        self._threads_lock = threading.Lock()
+        self.max_connections = max_connections
+        if isinstance(location, str | Path):
+            self.where = describe_location(location)
+            self._hint = _HINTS["postgres" if is_postgres(str(location)) else "sqlite"]
             try:
-                private_file(self.path)
-                self._create()
-            except (OSError, sqlite3.Error) as again:
-                self._switch_off(again)
-        except OSError as exc:
-            self._switch_off(exc)
+                self.store = open_store(location, max_connections=max_connections)
+            except CacheStoreError as exc:
+                self._switch_off(exc)
+        else:
+            self.store, self.where = location, location.where
+            self._hint = _HINTS["postgres" if location.remote else "sqlite"]
 
-    def _create(self) -> None:
-        with closing(self._connect()) as db, db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, created REAL, body TEXT)"
-            )
-            db.execute("SELECT key, body FROM responses LIMIT 0")  # the columns this version uses
-
-    def _move_aside(self) -> Path:
-        """Rename the bad file (and its SQLite side files) out of the way; the new name."""
-        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-        for suffix in ("", *SQLITE_SIDECARS):
-            with contextlib.suppress(FileNotFoundError):  # another process may have moved it
-                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
-        return aside
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (None for a PostgreSQL store)."""
+        return getattr(self.store, "path", None) if self.store is not None else (
+            None if self.where.startswith("PostgreSQL ") else Path(self.where))
 
     def _switch_off(self, exc: BaseException) -> None:
         """Stop using the cache for the rest of this process, with one warning."""
         if self.enabled:
             logger.warning(
-                "response cache %s cannot be used (%s); continuing without a cache "
-                "(free disk space, fix the folder's permissions, or pass --no-cache)",
-                self.path, " ".join(str(exc).split()),
+                "response cache %s cannot be used (%s); continuing without a cache (%s)",
+                self.where, " ".join(str(exc).split()), self._hint,
             )
         self.enabled = False
-        self._drop()
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-
-    def _db(self) -> sqlite3.Connection:
-        """This thread's open connection to the file (a fresh one after a fork)."""
-        conns: dict[tuple[str, int], sqlite3.Connection] | None = getattr(_local, "conns", None)
-        if conns is None:
-            conns = _local.conns = {}
-        slot = (str(self.path), os.getpid())
-        db = conns.get(slot)
-        if db is None:
-            db = self._connect()
-            db.execute("PRAGMA synchronous=NORMAL")
-            conns[slot] = db
-        return db
-
-    def _drop(self) -> None:
-        """Forget this thread's connection after an error (the next call opens a new one)."""
-        conns: dict[tuple[str, int], sqlite3.Connection] = getattr(_local, "conns", {})
-        db = conns.pop((str(self.path), os.getpid()), None)
-        if db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                db.close()
+        store, self.store = self.store, None
+        if store is not None:
+            with contextlib.suppress(Exception):
+                store.close()
 
     def get(
         self, model: str, api_base: str | None, request: ChatRequest, *, key: str | None = None
@@ -223,18 +271,19 @@ class ResponseCache:
 
         ``key``: the request's :func:`request_key`, when the caller has it already.
         """
-        if not self.enabled:
+        store = self.store
+        if not self.enabled or store is None:
             return None
         key = key or request_key(model, api_base, request)
         try:
-            row = self._db().execute("SELECT body FROM responses WHERE key = ?", (key,)).fetchone()
-        except sqlite3.Error as exc:
-            self._failed(exc)
+            text = store.load(key)
+        except CacheStoreError as exc:
+            self._switch_off(exc)
             return None
-        if row is None:
+        if text is None:
             return None
         try:
-            body = json.loads(row[0])
+            body = json.loads(text)
             usage = Usage(**{**body["usage"], "cost_usd": 0.0, "cached": True})
             return ChatResponse(
                 text=body["text"],
@@ -244,14 +293,15 @@ class ResponseCache:
                 model=body["model"],
             )
         except (KeyError, TypeError, ValueError) as exc:
-            logger.warning("response cache %s: corrupt entry %s ignored: %s", self.path, key[:12], exc)
+            logger.warning("response cache %s: corrupt entry %s ignored: %s", self.where, key[:12], exc)
             return None
 
     def put(
         self, model: str, api_base: str | None, request: ChatRequest, response: ChatResponse, *, key: str | None = None
     ) -> None:
         """Store a response (replacing any older one under the same key; ``key`` as in :meth:`get`)."""
-        if not self.enabled:
+        store = self.store
+        if not self.enabled or store is None:
             return
         key = key or request_key(model, api_base, request)
         body = {
@@ -262,47 +312,81 @@ class ResponseCache:
             "model": response.model,
         }
         try:
-            self._db().execute(
-                "INSERT OR REPLACE INTO responses (key, model, created, body) VALUES (?, ?, ?, ?)",
-                (key, model, time.time(), json.dumps(body, ensure_ascii=False)),
-            )
-        except sqlite3.Error as exc:
-            self._failed(exc)
+            store.save(key, model, json.dumps(body, ensure_ascii=False))
+        except CacheStoreError as exc:
+            self._switch_off(exc)
 
-    def _failed(self, exc: sqlite3.Error) -> None:
-        """A lookup or store failed: a busy database is skipped this once (the model is asked);
-        anything else (damaged, full, read-only) switches the cache off with one warning."""
-        self._drop()
-        if getattr(exc, "sqlite_errorname", "") in {"SQLITE_BUSY", "SQLITE_LOCKED"}:
-            logger.info("response cache %s busy: %s", self.path, exc)
+    # ---- from an event loop -------------------------------------------------------------------
+    def _pool(self) -> Any:
+        with self._threads_lock:
+            if self._threads is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._threads = ThreadPoolExecutor(self.max_connections, thread_name_prefix="response-cache")
+            return self._threads
+
+    async def aget(
+        self, model: str, api_base: str | None, request: ChatRequest, *, key: str | None = None
+    ) -> ChatResponse | None:
+        """:meth:`get` from an event loop: a remote store's lookup in a worker thread, a local
+        one's inline (microseconds, less than a thread hand-off)."""
+        store = self.store
+        if store is None or not store.remote:
+            return self.get(model, api_base, request, key=key)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool(), lambda: self.get(model, api_base, request, key=key))
+
+    async def aput(
+        self, model: str, api_base: str | None, request: ChatRequest, response: ChatResponse, *, key: str | None = None
+    ) -> None:
+        """:meth:`put` from an event loop (see :meth:`aget`)."""
+        store = self.store
+        if store is None or not store.remote:
+            self.put(model, api_base, request, response, key=key)
             return
-        self._switch_off(exc)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool(), lambda: self.put(model, api_base, request, response, key=key))
+
+    def close(self) -> None:
+        """Release the store's connections and threads (the cache stays usable: a later call
+        opens new connections)."""
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                self.store.close()
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
+            self._threads = None
 
     def __len__(self) -> int:
-        with closing(self._connect()) as db:
-            return int(db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+        return 0 if self.store is None else self.store.count()
 
 
-def cached_keys(directory: str | Path, keys: set[str]) -> set[str] | None:
-    """Which of ``keys`` the cache in ``directory`` holds, read-only: nothing is created or
-    written (the dry run asks). An empty set when there is no cache; None when it is unreadable."""
-    path = Path(directory) / "responses.sqlite"
-    if not path.is_file() or not keys:
+def cached_keys(location: str | Path, keys: set[str]) -> set[str] | None:
+    """Which of ``keys`` the cache at ``location`` (as :func:`open_store` takes) holds, read-only
+    for SQLite: nothing is created or written (the dry run asks). An empty set when there is no
+    cache; None when it is unreadable or unreachable."""
+    if not keys:
         return set()
-    # read-only; with no write-ahead log beside it, immutable too, so SQLite makes no -shm
-    # file either (with a log, a writer is about: its -shm file is there and read as it is)
-    live = Path(f"{path}-wal").exists()
-    uri = f"{path.resolve().as_uri()}?mode=ro" + ("" if live else "&immutable=1")
+    text = str(location)
+    if not is_postgres(text):
+        from value_spectrum.agents.cache_sqlite import sqlite_cached_keys
+
+        try:
+            return sqlite_cached_keys(_sqlite_file(location), keys)
+        except ValueError as exc:
+            logger.info("%s", exc)
+            return None
+    from value_spectrum.agents.cache_postgres import PostgresStore
+
     try:
-        with closing(sqlite3.connect(uri, uri=True)) as db:
-            found: set[str] = set()
-            todo = sorted(keys)
-            for start in range(0, len(todo), 500):
-                chunk = todo[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT key FROM responses WHERE key IN ({marks})"  # noqa: S608 (only placeholders)
-                found.update(r[0] for r in db.execute(query, chunk))
-            return found
-    except sqlite3.Error as exc:
-        logger.info("response cache %s not readable for the dry run: %s", path, exc)
+        store = PostgresStore(text, max_connections=1, create=False)
+    except CacheStoreError as exc:
+        logger.info("response cache %s not readable for the dry run: %s", describe_postgres(text), exc)
         return None
+    try:
+        return store.contains(keys)
+    except CacheStoreError as exc:
+        logger.info("response cache %s not readable for the dry run: %s", store.where, exc)
+        return None
+    finally:
+        store.close()

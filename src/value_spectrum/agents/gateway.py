@@ -68,6 +68,9 @@ class Gateway:
         fallbacks: model strings tried, in order, after the primary fails (same api_base).
         cache: answer deterministic requests from the response cache.
         cache_dir: where the cache lives (default: the user cache's ``responses`` folder).
+        cache_store: the cache's store instead: a folder, ``sqlite:///FILE`` or
+            ``postgresql://USER@HOST/DB`` shared by every worker and run
+            (:func:`~value_spectrum.agents.cache.open_store`).
         structured: force (True) or forbid (False) JSON-schema ``response_format``; None asks
             ``litellm.supports_response_schema``.
         response_format: auto | json_schema | json_object | text: the structured-output mode
@@ -93,6 +96,7 @@ class Gateway:
         fallbacks: Sequence[str] = (),
         cache: bool = True,
         cache_dir: str | Path | None = None,
+        cache_store: str | None = None,
         structured: bool | None = None,
         response_format: ResponseFormat = "auto",
         direct: bool | None = None,
@@ -135,11 +139,12 @@ class Gateway:
         self._litellm: RouterTransport | None = None
         self.cache: ResponseCache | None = None
         if cache:
-            if cache_dir is None:
+            location = cache_store if cache_store is not None else cache_dir
+            if location is None:
                 from value_spectrum.retrieval.cache import cache_subdir
 
-                cache_dir = cache_subdir("responses")
-            self.cache = ResponseCache(cache_dir)
+                location = cache_subdir("responses")
+            self.cache = ResponseCache(location)
 
     # ---- configuration ------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -155,7 +160,7 @@ class Gateway:
             "tpm": self.tpm,
             "max_parallel_requests": self.max_parallel_requests,
             "fallbacks": list(self.fallbacks),
-            "cache": str(self.cache.path) if self.cache else None,
+            "cache": self.cache.where if self.cache else None,
             "structured": self.supports_schema(),
             "transport": "openai" if self.direct else "litellm",
             "response_format": self.format_mode(),
@@ -354,7 +359,7 @@ class Gateway:
         shaped = self._shape(request)
         if self.cache is not None and cacheable(request):
             key = request_key(self.name, self.api_base, shaped)  # once for the lookup and the store
-            hit = self.cache.get(self.name, self.api_base, request, key=key)
+            hit = await self.cache.aget(self.name, self.api_base, request, key=key)
             if hit is not None:
                 return hit
         self._check_credentials()
@@ -362,7 +367,7 @@ class Gateway:
         if key is not None and self.cache is not None and (response.text.strip() or response.tool_calls):
             if sent != shaped:  # answered in a lower response-format mode
                 key = request_key(self.name, self.api_base, sent)
-            self.cache.put(self.name, self.api_base, sent, response, key=key)
+            await self.cache.aput(self.name, self.api_base, sent, response, key=key)
         return response
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str | ToolCall | Usage]:

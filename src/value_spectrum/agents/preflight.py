@@ -61,7 +61,7 @@ def modality_problem(model: str, api_base: str | None, modality: str | None, **g
         return None
     from value_spectrum.agents.gateway import Gateway
 
-    opts = {k: v for k, v in gateway.items() if k not in ("cache", "cache_dir", "fallbacks")}
+    opts = {k: v for k, v in gateway.items() if k not in ("cache", "cache_dir", "cache_store", "fallbacks")}
     opts.setdefault("num_retries", 1)
     try:
         gw = Gateway(model, api_base=api_base, cache=False, **opts)

@@ -164,6 +164,7 @@ def simulate(
     embedder: Annotated[str, typer.Option(help="Embedder for the adaptive and search feeds: auto | clip | text | fake.")] = "auto",
     temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature of model viewers.")] = 0.0,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Response cache for deterministic requests.")] = True,
+    cache_store: Annotated[str | None, typer.Option(help="Response cache: a folder, sqlite:///FILE or postgresql://USER@HOST/DB shared by every worker and run (default: the user cache).")] = None,
     latency: Annotated[bool, typer.Option("--latency/--no-latency", help="Record decision wall times (off: byte-identical reruns).")] = True,
     executor: Annotated[str, typer.Option(help="Where sessions run: local (asyncio) | ray.")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address for --executor ray.")] = None,
@@ -202,9 +203,12 @@ def simulate(
         gateway = GatewayConfig(rpm=rpm, tpm=tpm, max_parallel_requests=max_parallel, timeout_s=timeout,
                                 num_retries=retries, rate_limit_retries=rate_limit_retries,
                                 fallbacks=tuple(fallback or ()),
-                                response_format=response_format)  # type: ignore[arg-type]
+                                response_format=response_format,  # type: ignore[arg-type]
+                                cache_store=cache_store)
     except ValidationError as exc:
         fail(error_line(exc))
+    if cache_store is not None and not cache:
+        fail("--cache-store: not used with --no-cache")
     models = tuple(model or ("reference",))
     check_models(gateway, models)
     if boredom is not None and "reference" not in models:

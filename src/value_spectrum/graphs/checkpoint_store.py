@@ -27,10 +27,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-logger = logging.getLogger(__name__)
+from value_spectrum._store_urls import (
+    POSTGRES_SCHEMES,
+    describe_postgres,
+    describe_safe,
+    is_postgres,
+)
 
-POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
-"""URL schemes opened with LangGraph's Postgres checkpointer."""
+logger = logging.getLogger(__name__)
 
 POSTGRES_MISSING = (
     "--checkpoints postgresql://... needs langgraph-checkpoint-postgres and psycopg: "
@@ -47,21 +51,13 @@ class CheckpointStoreError(RuntimeError):
     """A checkpoint store that cannot be used (bad URL, missing package, unreachable server)."""
 
 
-def is_postgres(url: str | None) -> bool:
-    """Whether ``url`` names a PostgreSQL database."""
-    return url is not None and urlsplit(url).scheme.lower() in POSTGRES_SCHEMES
-
-
 def describe_store(url: str | Path | None) -> str:
     """A one-line, password-free description of a checkpoint store."""
     if url is None:
         return "SQLite (the run directory)"
     text = str(url)
     if is_postgres(text):
-        parts = urlsplit(text)
-        user = f"{parts.username}@" if parts.username else ""
-        port = f":{parts.port}" if parts.port else ""
-        return f"PostgreSQL {user}{parts.hostname or 'localhost'}{port}{parts.path or '/'}"
+        return describe_postgres(text)
     return f"SQLite {sqlite_path(text)}"
 
 
@@ -86,15 +82,6 @@ def sqlite_path(url: str | Path) -> Path:
             f"--checkpoints: {text!r} names no file; use sqlite:///RELATIVE or sqlite:////ABSOLUTE"
         )
     return Path(rest[1:])
-
-
-def describe_safe(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 @asynccontextmanager
@@ -162,7 +149,9 @@ def _reason(exc: BaseException) -> str:
 
 __all__ = [
     "POSTGRES_MISSING",
+    "POSTGRES_SCHEMES",
     "CheckpointStoreError",
+    "describe_safe",
     "describe_store",
     "is_postgres",
     "open_postgres",

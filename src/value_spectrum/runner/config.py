@@ -62,6 +62,10 @@ class GatewayConfig(BaseModel):
     response_format: Literal["auto", "json_schema", "json_object", "text"] | None = None
     """Structured output of decisions (None: auto, a JSON schema degrading to ``json_object`` and
     then plain text when the endpoint rejects it; the mode used is recorded per model)."""
+    cache_store: str | None = None
+    """Where the response cache lives: a folder (its ``responses.sqlite``), ``sqlite:///FILE``,
+    or ``postgresql://USER@HOST/DB`` shared by every worker of every machine and every run that
+    names it (None: the user cache's ``responses`` folder on each machine)."""
 
     @field_validator("fallbacks")
     @classmethod
@@ -71,6 +75,17 @@ class GatewayConfig(BaseModel):
                 raise ValueError(f"a fallback must be a non-empty model string (got {m!r})")
             if m.strip() == "reference":
                 raise ValueError(f"the reference viewer cannot be a fallback (got {m!r}); give a litellm model string")
+        return v
+
+    @field_validator("cache_store")
+    @classmethod
+    def _known_store(cls, v: str | None) -> str | None:
+        if v is not None:
+            from value_spectrum.agents.cache import describe_location
+
+            if not v.strip():
+                raise ValueError("give a folder, sqlite:///FILE or postgresql://USER@HOST/DB")
+            describe_location(v)  # raises ValueError for an unknown kind of URL
         return v
 
     def options(self) -> dict[str, Any]:

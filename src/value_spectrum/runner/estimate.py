@@ -184,7 +184,7 @@ class _Counter:
     """Counts one model's requests, memoized by (persona, video): history aside, the same
     persona shown the same video sends the same request."""
 
-    def __init__(self, model: str, config: RunConfig, corpus: Corpus, cache_dir: Path | None) -> None:
+    def __init__(self, model: str, config: RunConfig, corpus: Corpus, cache_dir: Path | str | None) -> None:
         from value_spectrum.agents.llm_viewer import LLMViewer
         from value_spectrum.agents.tokens import text_counter
 
@@ -297,7 +297,7 @@ def estimate(
     corpus: Corpus | None = None,
     personas: Sequence[Persona] | None = None,
     instrument: Instrument | None = None,
-    cache_dir: Path | None = None,
+    cache_dir: Path | str | None = None,
 ) -> Estimate:
     """Estimate the calls, tokens and cost of a run without running it: no model is called, no
     file or folder is written, nothing is fetched.
@@ -308,8 +308,8 @@ def estimate(
         personas: the personas (default: from ``config.personas``).
         instrument: the questionnaire of probe runs (default: ``config.instrument`` when
             ``probe_every`` is set).
-        cache_dir: the response cache's folder (default: the user cache's; ignored with
-            ``cache=False``).
+        cache_dir: the response cache's folder or store URL (default: the config's
+            ``gateway.cache_store``, else the user cache's folder; ignored with ``cache=False``).
     """
     plan = config if isinstance(config, Plan) else Plan(config=config)
     config = plan.config
@@ -325,6 +325,8 @@ def estimate(
         from value_spectrum.personas.instruments import load_instrument
 
         instrument = load_instrument(config.instrument)
+    if config.cache and cache_dir is None:
+        cache_dir = config.gateway.cache_store
     if config.cache and cache_dir is None:
         from value_spectrum.retrieval.cache import cache_subdir
 
@@ -407,17 +409,17 @@ def estimate(
     )
 
 
-def _cache_hits(cache_dir: Path | None, keys: dict[str, list[str]], notes: list[str]) -> dict[str, int]:
+def _cache_hits(cache_dir: Path | str | None, keys: dict[str, list[str]], notes: list[str]) -> dict[str, int]:
     """Per model, how many of its planned requests the response cache answers: those already in
     it, and every repeat of a request earlier in the plan (the run caches the first; a later
     probe asks the same items, replayed sessions show a persona the same videos)."""
     if cache_dir is None or not keys:
         return {}
-    from value_spectrum.agents.cache import cached_keys
+    from value_spectrum.agents.cache import cached_keys, describe_location
 
     found = cached_keys(cache_dir, {k for ks in keys.values() for k in ks})
     if found is None:
-        notes.append(f"response cache {cache_dir} not readable: only repeats within the plan counted as hits")
+        notes.append(f"response cache {describe_location(cache_dir)} not readable: only repeats within the plan counted as hits")
         found = set()
     hits: dict[str, int] = {}
     for model, ks in keys.items():

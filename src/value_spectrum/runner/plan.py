@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from value_spectrum._store_urls import describe_safe
 from value_spectrum.graphs.feeds import derive_seed
 from value_spectrum.runner.config import RunConfig
 
@@ -171,8 +172,15 @@ class Plan(BaseModel):
         return {**self.config.identity(), **self.plan_fields()}
 
     def manifest_config(self) -> dict[str, Any]:
-        """The manifest's ``config``: every RunConfig field, then the plan's fields."""
-        return {**self.config.model_dump(mode="json"), **self.plan_fields()}
+        """The manifest's ``config``: every RunConfig field, then the plan's fields; a password in
+        a store URL (``checkpoints``, ``gateway.cache_store``) written as ``***``."""
+        config = self.config.model_dump(mode="json")
+        if config.get("checkpoints"):
+            config["checkpoints"] = describe_safe(config["checkpoints"])
+        gateway = config.get("gateway") or {}
+        if gateway.get("cache_store"):
+            gateway["cache_store"] = describe_safe(gateway["cache_store"])
+        return {**config, **self.plan_fields()}
 
     def differences(self, stored: Mapping[str, Any]) -> list[str]:
         """``field: theirs in the manifest, ours now`` for every identity field that differs from
