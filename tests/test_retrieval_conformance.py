@@ -150,7 +150,37 @@ def test_auto_falls_back_to_text_without_weights(
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     kind, why = choose_auto()
     assert kind == "text"
-    assert "not in the Hugging Face cache" in why
+    assert f"no OpenCLIP weights in the Hugging Face cache ({tmp_path})" in why
+
+
+def test_auto_without_weights_imports_neither_open_clip_nor_torch(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from value_spectrum.retrieval.embedders import choose_auto\n"
+        "kind, why = choose_auto()\n"
+        "print(json.dumps([kind, 'open_clip' in sys.modules, 'torch' in sys.modules]))\n"
+    )
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["text", False, False]
+
+
+def test_a_file_in_the_url_cache_means_look_properly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import huggingface_hub.constants
+
+    from value_spectrum.retrieval.embedders import clip
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(clip, "URL_CACHE", tmp_path / "clip")
+    assert not clip._stock_weights_anywhere()
+    (tmp_path / "clip").mkdir()
+    (tmp_path / "clip" / "vit_b_32-quickgelu-laion400m_e32-46683a32.pt").write_bytes(b"w")
+    assert clip._stock_weights_anywhere()
 
 
 def test_unknown_embedder_kind() -> None:

@@ -7,7 +7,9 @@ OpenCLIP ``local-dir:/path`` (a folder with ``open_clip_config.json`` and option
 ``hf-hub:org/repo``.
 
 :func:`weights_available` answers "are the weights on this machine?" without touching the
-network (it looks in the Hugging Face cache), so ``auto`` never waits on hub retries.
+network (it looks in the Hugging Face cache), so ``auto`` never waits on hub retries, and
+without importing open_clip (about 10 s of CPU, with torch) when none of open_clip's hub
+repositories is in that cache and nothing is in its URL download folder.
 
 torch and open_clip are imported only inside this module's functions.
 """
@@ -15,8 +17,10 @@ torch and open_clip are imported only inside this module's functions.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,40 @@ _HF_WEIGHT_FILES = (
 )
 
 
+URL_CACHE = Path.home() / ".cache" / "clip"
+"""Where open_clip keeps weights it downloads from a URL (not the Hugging Face hub)."""
+
+_HUB_REPO = re.compile(r"""hf_hub=['"]([^'"/]+/[^'"/]+)""")
+
+
+def _hub_cache() -> Path:
+    from huggingface_hub.constants import HF_HUB_CACHE  # a small module: no download machinery
+
+    return Path(HF_HUB_CACHE)
+
+
+def _stock_weights_anywhere() -> bool:
+    """Whether any of open_clip's own pretrained weights could be on this machine: one of the
+    hub repositories its pretrained table names is in the Hugging Face cache, or a file is in
+    :data:`URL_CACHE`. False proves the weights of every built-in tag absent without importing
+    open_clip (and torch: about 10 s of CPU); the table is read from open_clip's
+    ``pretrained.py`` as text. True (or a table that cannot be read) means "look properly"."""
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.origin:
+        return False
+    try:
+        table = (Path(spec.origin).parent / "pretrained.py").read_text(encoding="utf-8")
+    except OSError:
+        return True
+    repos = set(_HUB_REPO.findall(table))
+    if not repos:
+        return True  # a table of another shape: ask open_clip itself
+    cache = _hub_cache()
+    if any((cache / f"models--{repo.replace('/', '--')}").is_dir() for repo in repos):
+        return True
+    return URL_CACHE.is_dir() and any(URL_CACHE.iterdir())
+
+
 def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -68,17 +106,20 @@ def weights_available(
             ok,
             f"local model folder {folder} {'found' if ok else 'has no open_clip_config.json'}",
         )
-    try:
-        import open_clip
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError as exc:
-        return False, f"open_clip is not installed ({exc})"
+    if importlib.util.find_spec("open_clip") is None:
+        return False, "open_clip is not installed"
     if model.startswith("hf-hub:"):
         files: tuple[str, ...] = _HF_WEIGHT_FILES
         repo = model.removeprefix("hf-hub:")
     else:
         if not pretrained:
             return False, f"no pretrained tag or checkpoint given for {model}"
+        if not _stock_weights_anywhere():
+            return False, f"no OpenCLIP weights in the Hugging Face cache ({_hub_cache()}) or {URL_CACHE}"
+        try:
+            import open_clip
+        except ImportError as exc:
+            return False, f"open_clip is not installed ({exc})"
         cfg = open_clip.get_pretrained_cfg(model, pretrained)
         if not cfg:
             return False, f"OpenCLIP knows no pretrained tag {pretrained!r} for {model!r}"
@@ -88,7 +129,7 @@ def weights_available(
         hub = str(cfg.get("hf_hub", ""))
         if not hub:
             url = str(cfg.get("url", ""))
-            target = Path.home() / ".cache" / "clip" / os.path.basename(url)
+            target = URL_CACHE / os.path.basename(url)
             ok = bool(url) and target.is_file()
             return ok, f"weights {target} {'found' if ok else 'not in the local cache'}"
         repo, name = os.path.split(hub)
@@ -97,6 +138,8 @@ def weights_available(
             files = tuple(dict.fromkeys((twin, name)))
         else:
             files = _HF_WEIGHT_FILES
+    from huggingface_hub import try_to_load_from_cache
+
     for fname in files:
         hit = try_to_load_from_cache(repo_id=repo, filename=fname)
         if isinstance(hit, str) and Path(hit).is_file():
