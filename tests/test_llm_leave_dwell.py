@@ -91,6 +91,7 @@ def test_template_hash_and_cache_key_change_with_the_contract(tmp_path: Path) ->
     ('No, it bores me.\nWatched: 2 s\n**Leave:** yes', True, 2.0),
     ('Yes. A lovely picnic.\nWatched: about 30 seconds\nLeave: no', False, 30.0),
     ('{"decision": "skip", "reason": "x"}\nLeave: yes\nWatched: 1.5', True, 1.5),
+    ('{"decision": "skip", "leave": false, "dwell_s": 3}\nLeave: yes\nWatched: 9 s', False, 3.0),  # JSON wins
 ])
 def test_leave_and_dwell_are_read_and_bad_values_are_absent(reply: str, leave: bool, dwell: float | None) -> None:
     got = parse_decision(reply, leave=True, dwell=True, duration_s=40.0)

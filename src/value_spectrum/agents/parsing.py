@@ -460,9 +460,24 @@ def parse_decision(
     want = Want(leave=leave, dwell=dwell, duration_s=duration_s)
     got = _parse(text, want)
     if want.any and isinstance(got, Decision):
-        lines = _from_text_lines(text, want)  # what the JSON left out, from text lines
-        got = _attach(got, {k: v for k, v in lines.items() if k != "leave" or not got.leave})
+        given = _json_fields(text)  # a field the JSON gave (even unreadably) wins over a text line
+        lines = {k: v for k, v in _from_text_lines(text, want).items()
+                 if ("dwell_s" if k == "watched" else k) not in given}
+        got = _attach(got, lines)
     return got
+
+
+def _json_fields(text: str) -> set[str]:
+    """Which of ``leave`` and ``dwell_s`` a JSON object of the reply (or one nested in it) gives."""
+    fields: set[str] = set()
+    for obj in extract_json_objects(text):
+        for o in (_norm(obj), *(_norm(v) for v in obj.values() if isinstance(v, dict))):
+            if any(k in o for k in (*LEAVE_KEYS, *STAY_KEYS)) or any(
+                    isinstance(v, str) and _leave_word(v) for k, v in o.items() if k in DECISION_KEYS):
+                fields.add("leave")
+            if any(k in o for k in DWELL_KEYS):
+                fields.add("dwell_s")
+    return fields
 
 
 def _parse(text: str, want: Want) -> Decision | ParseFailure:
