@@ -203,7 +203,11 @@ class Usage(Frozen):
     """Repair requests sent after an unreadable reply (None: not recorded, as in runs written
     before this field existed)."""
     retries: int | None = None
-    """Provider retries the model client reported (None: not reported)."""
+    """Requests re-sent to get this reply, beyond the first: the model client's retries (429,
+    5xx, timeouts), the gateway's own re-asks (rate-limit rounds, malformed bodies), fallback
+    hops and response-format or image trials after a rejection; 0 for a cache hit (None: the
+    transport did not say, as in runs written before it was counted). Requests sent = model
+    calls + retries; repair requests are model calls of their own."""
 
 
 class Step(Frozen):
@@ -345,4 +349,4 @@ class RunManifest(Frozen):
     counts: dict[str, int] = Field(default_factory=dict)
     """Totals over the finished sessions, updated at the end of every invocation: ``repairs``
     (repair requests sent), ``repaired`` (decisions taken from a repair turn's reply) and
-    ``retries`` (provider retries reported)."""
+    ``retries`` (requests re-sent, see :attr:`Usage.retries`)."""

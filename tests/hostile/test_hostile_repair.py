@@ -1,6 +1,6 @@
 """Issue 12 item 5: a repaired reply leaves a trace. Every raw reply of a decision is kept, the
-repaired decision is flagged, and repairs are counted in the summary, the manifest and the
-report; run files written before these fields existed still load."""
+repaired decision is flagged, and repairs and retries are counted in the summary, the manifest
+and the report; run files written before these fields existed still load."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from _hostile import cli
 
 from value_spectrum.agents.fake import ScriptedViewer
-from value_spectrum.agents.testing import TestServer
+from value_spectrum.agents.testing import TestServer, fast_retries
 from value_spectrum.personas import get_persona
 from value_spectrum.records import Observation, Outcome, Step, Trajectory, Usage
 
@@ -70,7 +71,7 @@ def test_run_counts_repairs_in_summary_manifest_and_report(tmp_path: Path) -> No
     assert all(s.repaired for s in traj.steps)
     assert all(s.earlier_raws == ("Sure! I would probably like this one.",) for s in traj.steps)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["counts"] == {"repairs": 3, "repaired": 3}
+    assert manifest["counts"] == {"repairs": 3, "repaired": 3, "retries": 0}
     report = cli("report", str(out), "--json")
     assert report.code == 0, report.stderr
     usage = {row["model"]: row for row in json.loads(report.stdout)["usage"]}
@@ -80,6 +81,40 @@ def test_run_counts_repairs_in_summary_manifest_and_report(tmp_path: Path) -> No
     text = html.read_text()
     assert "Sure! I would probably like this one." in text  # the first reply, in the explorer
     assert "unreadable, repair asked" in text
+
+
+# openai/...: the direct openai client; custom_openai/...: litellm's Router (not a direct prefix)
+@pytest.mark.parametrize("model", ["openai/retry-direct", "custom_openai/retry-router"])
+def test_run_counts_retries_exactly_in_summary_manifest_and_report(tmp_path: Path, model: str) -> None:
+    out = tmp_path / "run"
+    with TestServer(reply=_garbage_then_good) as server, fast_retries():
+        server.inject("500", 2)
+        server.inject("429", 3)
+        server.inject("malformed", 1)
+        result = cli("simulate", "--steps", "3", "--personas", "family_oriented", "--model", model,
+                     "--api-base", server.base_url, "--modality", "title", "--out", str(out), "--json", "--no-cache",
+                     "--retries", "6")  # litellm's Router spends one retry budget over every kind of fault
+        sent = len(server.requests)
+    assert result.code == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["retries"] == 6
+    assert summary["repairs"] == 3
+    assert sent == 3 + 3 + 6  # decisions + repair requests + retries
+    (record,) = (out / "sessions").glob("*.json")
+    traj = Trajectory.model_validate_json(record.read_text())
+    assert sum(s.usage.retries or 0 for s in traj.steps) == 6
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"] == {"repairs": 3, "repaired": 3, "retries": 6}
+    report = cli("report", str(out), "--json")
+    assert report.code == 0, report.stderr
+    usage = {row["model"]: row for row in json.loads(report.stdout)["usage"]}
+    assert usage["all"]["retries"] == usage[model]["retries"] == 6
+    terminal = cli("report", str(out))
+    (row,) = [line for line in terminal.stdout.splitlines() if line.strip().startswith("all")]
+    assert row.split()[7:9] == ["6", "3"]  # the retry and repair columns
+    html = out / "report.html"
+    assert cli("report", str(out), "--html", str(html)).code == 0
+    assert "<td>6</td><td>3</td>" in html.read_text()  # retries, repairs in the usage table
 
 
 def test_old_records_still_load() -> None:

@@ -5,7 +5,7 @@ A request is cacheable only when it is deterministic (temperature 0). Its key is
 the whole request (model, api base, messages, temperature, seed, max tokens, response format,
 tools) with every base64 image replaced by the SHA-256 of its bytes, so the key is small and
 changes exactly when what the model is shown changes. A hit comes back with
-``usage.cached = True`` and no cost.
+``usage.cached = True``, no cost and no retries.
 
 Hashing an image means decoding its base64 and hashing the bytes (milliseconds for a large
 frame); the digest of each data URL is memoized in process, keyed by the URL string, so the same
@@ -284,7 +284,7 @@ class ResponseCache:
             return None
         try:
             body = json.loads(text)
-            usage = Usage(**{**body["usage"], "cost_usd": 0.0, "cached": True})
+            usage = Usage(**{**body["usage"], "cost_usd": 0.0, "cached": True, "retries": 0})  # no request sent
             return ChatResponse(
                 text=body["text"],
                 tool_calls=tuple(ToolCall(**c) for c in body["tool_calls"]),

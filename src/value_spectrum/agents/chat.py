@@ -74,6 +74,8 @@ class ModelError(RuntimeError):
 
     status: int | None = None
     """The HTTP status of the provider's last answer, when there was one."""
+    retries: int | None = None
+    """Requests re-sent before giving up (None: the transport did not say)."""
 
 
 class ModalityMismatch(ModelError):

@@ -17,6 +17,11 @@ Added here, and only where asked:
 * a malformed (non-JSON) reply body is asked again up to ``num_retries`` times (the client
   does not retry a 200 it cannot parse).
 
+Every request re-sent for a call is counted in its ``Usage.retries``: the client's own retries
+(``retries_taken`` of the raw response, or the ``x-stainless-retry-count`` it stamps on the last
+request of a failed call) plus our 429 rounds and malformed-body re-asks. A call that fails
+raises :class:`Failed` carrying that count. Rate-limit waits send nothing and are not counted.
+
 The reply comes back as the same :class:`~value_spectrum.agents.chat.ChatResponse` the litellm
 path builds, priced by litellm's model map (:mod:`value_spectrum.agents.pricing`). One client
 per event loop (its connection pool belongs to the loop that opened it). ``openai`` is imported
@@ -76,6 +81,39 @@ async def _sleep(seconds: float) -> None:
 
 def _backoff(round_no: int) -> float:
     return float(min(0.5 * 2**round_no, 8.0) * (1 - 0.25 * random.random()))
+
+
+class Failed(Exception):
+    """A call that got no reply: ``error`` is the ``openai`` client's last exception (the gateway
+    maps it), ``retries`` the requests re-sent before giving up."""
+
+    def __init__(self, error: BaseException, retries: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retries = max(0, retries)
+
+
+class Malformed(ValueError):
+    """A reply body that is not a JSON object, after ``retries_taken`` retries of the client."""
+
+    def __init__(self, message: str, retries_taken: int) -> None:
+        super().__init__(message)
+        self.retries_taken = retries_taken
+
+
+def sent_in_round(exc: BaseException) -> int:
+    """Requests one round of the client sent before ``exc``: its retries plus the first (the
+    ``x-stainless-retry-count`` header the client stamps on every attempt, read from the last
+    request; :class:`Malformed` carries its own); 0 when nothing was sent."""
+    if isinstance(exc, Malformed):
+        return exc.retries_taken + 1
+    request = getattr(exc, "request", None)
+    if request is None:
+        return 0
+    try:
+        return int(request.headers.get("x-stainless-retry-count") or 0) + 1
+    except (TypeError, ValueError, AttributeError):
+        return 1
 
 
 class Limits:
@@ -207,13 +245,19 @@ class DirectClient:
         if found is not None:
             await found[2].aclose()
 
-    async def _create(self, model: str, kwargs: dict[str, Any], retries: int | None = None) -> Any:
+    async def _create(self, model: str, kwargs: dict[str, Any], retries: int | None = None) -> tuple[Any, int]:
         """One streamed ``chat.completions.create`` with the limits and the extra retries around
-        it (``retries``: the client's retries of this call, None: ``num_retries``)."""
+        it (``retries``: the client's retries of this call, None: ``num_retries``), and the
+        requests re-sent."""
         client = self.client()
         if retries is not None:
             client = client.with_options(max_retries=retries)
-        return await self._retrying(model, retries, lambda: client.chat.completions.create(model=wire_name(model), **kwargs))
+
+        async def once() -> tuple[Any, int]:
+            raw = await client.chat.completions.with_raw_response.create(model=wire_name(model), **kwargs)
+            return raw.parse(), int(raw.retries_taken)
+
+        return await self._retrying(model, retries, once)
 
     async def _post(self, model: str, kwargs: dict[str, Any], retries: int | None = None) -> tuple[dict[str, Any], int]:
         """One chat completion as its JSON body, and how many retries the client took.
@@ -235,50 +279,63 @@ class DirectClient:
 
         async def once() -> tuple[dict[str, Any], int]:
             raw = await client.post("/chat/completions", cast_to=ChatCompletion, body=body, options=options)
-            data = json.loads(raw.http_response.content)
+            taken = int(raw.retries_taken)
+            try:
+                data = json.loads(raw.http_response.content)
+            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+                raise Malformed(f"reply body is not JSON: {exc}", taken) from exc
             if not isinstance(data, dict):
-                raise json.JSONDecodeError("reply body is not a JSON object", str(data)[:40], 0)
-            return data, int(raw.retries_taken)
+                raise Malformed(f"reply body is not a JSON object: {str(data)[:40]}", taken)
+            return data, taken
 
-        return await self._retrying(model, retries, once)  # type: ignore[no-any-return]
+        return await self._retrying(model, retries, once)
 
-    async def _retrying(self, model: str, retries: int | None, call: Callable[[], Awaitable[Any]]) -> Any:
-        """``call`` with the limits and the extra retries around it (see the module docstring)."""
+    async def _retrying(self, model: str, retries: int | None, call: Callable[[], Awaitable[tuple[Any, int]]]) -> tuple[Any, int]:
+        """``call`` (a reply and the client's retries) with the limits and the extra retries
+        around it (see the module docstring): the reply and every request re-sent. Raises
+        :class:`Failed`."""
         import openai
 
         tries_429 = 0
         malformed = 0
         round_no = 0
+        resent = 0  # requests of the rounds before
         while True:
             await self.limits.admit(model)
             sem = self.limits.slot()
             try:
                 if sem is None:
-                    return await call()
-                async with sem:
-                    return await call()
-            except openai.RateLimitError:
+                    reply, taken = await call()
+                else:
+                    async with sem:
+                        reply, taken = await call()
+                return reply, resent + taken
+            except openai.RateLimitError as exc:
+                resent += sent_in_round(exc)
                 tries_429 += self.num_retries + 1  # the client retried num_retries times already
                 if retries is not None or tries_429 > self.rate_limit_retries:
-                    raise
-            except (json.JSONDecodeError, openai.APIResponseValidationError):
+                    raise Failed(exc, resent - 1) from exc
+            except (Malformed, json.JSONDecodeError, openai.APIResponseValidationError) as exc:
+                resent += sent_in_round(exc)
                 malformed += 1
                 if malformed > (self.num_retries if retries is None else retries):
-                    raise
+                    raise Failed(exc, resent - 1) from exc
                 logger.info("%s: malformed reply body; asking again", model)
+            except Exception as exc:
+                raise Failed(exc, resent + sent_in_round(exc) - 1) from exc
             await _sleep(_backoff(round_no))
             round_no += 1
 
     async def complete(self, model: str, kwargs: dict[str, Any], *, retries: int | None = None) -> ChatResponse:
-        """One reply. Raises the ``openai`` client's exceptions (the gateway maps them)."""
-        data, _retries_taken = await self._post(model, kwargs, retries)
-        response = to_response(data, model)
+        """One reply, its usage counting the requests re-sent. Raises :class:`Failed`."""
+        data, resent = await self._post(model, kwargs, retries)
+        response = to_response(data, model, resent)
         self.limits.spent(response.usage.prompt_tokens + response.usage.completion_tokens)
         return response
 
     async def stream(self, model: str, kwargs: dict[str, Any]) -> AsyncIterator[str | ToolCall | Usage]:
         """Text deltas, then the assembled tool calls, then one :class:`Usage`."""
-        stream = await self._create(model, {**kwargs, "stream": True, "stream_options": {"include_usage": True}})
+        stream, resent = await self._create(model, {**kwargs, "stream": True, "stream_options": {"include_usage": True}})
         calls: dict[int, dict[str, str]] = {}
         usage: Any = None
         served = model
@@ -306,7 +363,8 @@ class DirectClient:
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion = int(getattr(usage, "completion_tokens", 0) or 0)
         self.limits.spent(prompt + completion)
-        yield Usage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=reply_cost(model, served, prompt, completion))
+        yield Usage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=reply_cost(model, served, prompt, completion),
+                    retries=resent)
 
 
 def reply_cost(model: str, served: str | None, prompt: int, completion: int) -> float:
@@ -318,8 +376,9 @@ def reply_cost(model: str, served: str | None, prompt: int, completion: int) -> 
     return 0.0
 
 
-def to_response(data: dict[str, Any], model: str) -> ChatResponse:
-    """A chat-completion JSON body as a :class:`ChatResponse`."""
+def to_response(data: dict[str, Any], model: str, retries: int = 0) -> ChatResponse:
+    """A chat-completion JSON body as a :class:`ChatResponse` (``retries``: requests re-sent to
+    get it)."""
     choices = data.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
     message = choice.get("message")
@@ -337,7 +396,8 @@ def to_response(data: dict[str, Any], model: str) -> ChatResponse:
     return ChatResponse(
         text=str(message.get("content") or ""),
         tool_calls=calls,
-        usage=Usage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=reply_cost(model, served, prompt, completion)),
+        usage=Usage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=reply_cost(model, served, prompt, completion),
+                    retries=retries),
         finish_reason=str(choice.get("finish_reason") or ""),
         model=served,
     )

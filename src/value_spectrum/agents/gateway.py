@@ -237,6 +237,12 @@ class Gateway:
         return kwargs
 
     def _error(self, exc: BaseException) -> ModelError:
+        from value_spectrum.agents.direct import Failed
+
+        if isinstance(exc, Failed):
+            failed = self._error(exc.error)
+            failed.retries = exc.retries
+            return failed
         if isinstance(exc, ModelError):
             return exc
         msg = " ".join(redact(f"{type(exc).__name__}: {exc}", [self._api_key or ""]).split())[:1000]
@@ -245,6 +251,8 @@ class Gateway:
         err = ModelRefusal(msg) if "ContentPolicyViolationError" in names or "content_filter" in code or "content_policy" in code else ModelError(msg)
         status = getattr(exc, "status_code", None)
         err.status = status if isinstance(status, int) else None
+        attempted = getattr(exc, "num_retries", None)  # litellm stamps the retries its exhausted loop made
+        err.retries = attempted if isinstance(attempted, int) and not isinstance(attempted, bool) else None
         return err
 
     # ---- calls --------------------------------------------------------------------------------
@@ -288,14 +296,18 @@ class Gateway:
                 raise self._error(exc) from None
         kwargs.pop("drop_params", None)
         names = [self.name, *[f for f in self.fallbacks if f != self.name]]
+        resent = 0  # requests to the models that failed before (each fallback re-sends)
         for i, name in enumerate(names):
             try:
-                return await self.direct_client.complete(name, kwargs, retries=retries)  # type: ignore[no-any-return]
+                response: ChatResponse = await self.direct_client.complete(name, kwargs, retries=retries)
             except Exception as exc:
                 err = self._error(exc)
+                resent += (err.retries or 0) + 1
                 if i + 1 == len(names) or isinstance(err, ModelRefusal) or (err.status is not None and err.status < 429):
-                    raise err from None
+                    raise _counted(err, resent - 1) from None
                 logger.info("%s failed (%s); falling back to %s", name, err, names[i + 1])
+                continue
+            return _resent(response, resent) if resent else response
         raise AssertionError("unreachable")
 
     def _lock(self) -> Any:
@@ -318,32 +330,38 @@ class Gateway:
             if isinstance(exc, ModelRefusal) or not formats.is_rejection(exc):
                 raise
             first = exc
+        resent = (first.retries or 0) + 1  # every request before the answer is a re-send
         async with self._lock():
             if self.modality_problem and formats.has_images(request):
-                raise ModalityMismatch(self.modality_problem)
+                raise _counted(ModalityMismatch(self.modality_problem), resent - 1)
             again = self._shape(request)
             if again != sent:  # another call found the mode that works meanwhile
-                return again, await self._send(again)
+                try:
+                    return again, _resent(await self._send(again), resent)
+                except ModelError as exc:
+                    raise _counted(exc, resent + (exc.retries or 0)) from None
             if sent.response_format is not None and self.response_format == "auto":
                 for mode in formats.lower_modes(self.format_mode()):
                     trial = dataclasses.replace(request, response_format=formats.shaped(request.response_format, mode))
                     try:
                         response = await self._send(trial, retries=0)
-                    except ModelError:
+                    except ModelError as exc:
+                        resent += (exc.retries or 0) + 1
                         continue
                     logger.warning("%s rejected response_format %s; using %s for the rest of the run",
                                    self.name, self.format_mode(), mode)
                     self._mode = mode
-                    return trial, response
+                    return trial, _resent(response, resent)
             if formats.has_images(request):
                 try:
-                    await self._send(formats.without_images(request), retries=0)
-                except ModelError:
-                    raise first from None
+                    probe = await self._send(formats.without_images(request), retries=0)
+                except ModelError as exc:
+                    raise _counted(first, resent + (exc.retries or 0)) from None
+                resent += (probe.usage.retries or 0) + 1
                 self.modality_problem = formats.modality_line(self.name, self.api_base or "the provider", str(first))
                 logger.info("%s", self.modality_problem)
-                raise ModalityMismatch(self.modality_problem) from None
-        raise first
+                raise _counted(ModalityMismatch(self.modality_problem), resent - 1) from None
+        raise _counted(first, resent - 1)
 
     async def aclose(self) -> None:
         """Close the direct path's connections of the running event loop (a later call opens
@@ -392,3 +410,14 @@ class Gateway:
         except Exception as exc:
             raise self._error(exc) from None
 
+
+def _resent(response: ChatResponse, more: int) -> ChatResponse:
+    """``response`` with ``more`` requests re-sent before it counted in its usage."""
+    retries = (response.usage.retries or 0) + more
+    return dataclasses.replace(response, usage=response.usage.model_copy(update={"retries": retries}))
+
+
+def _counted(err: ModelError, retries: int) -> ModelError:
+    """``err`` carrying ``retries`` requests re-sent before it."""
+    err.retries = retries
+    return err

@@ -349,8 +349,12 @@ class LLMViewer:
                 if isinstance(parsed, ParseFailure):
                     parsed = ParseFailure(parsed.outcome, f"{parsed.error} (after repair; first reply: {first_error})")
         except ModelRefusal as exc:
+            if exc.retries is not None:  # the failed call's re-sent requests
+                usages.append(Usage(retries=exc.retries))
             return self._failure(Outcome.REFUSED, f"refused by the provider: {exc}", raw, queries, usages, started, earlier, repairs)
         except ModelError as exc:
+            if exc.retries is not None:
+                usages.append(Usage(retries=exc.retries))
             return self._failure(Outcome.ERROR, f"model error: {exc}", raw, queries, usages, started, earlier, repairs)
         except OSError as exc:
             return self._failure(Outcome.ERROR, f"cannot read observation media: {exc}", raw, queries, usages, started, earlier, repairs)

@@ -13,6 +13,10 @@ rate limits are litellm's ``Router``'s, configured here, not a loop of ours:
 * ``max_parallel_requests``: the most requests in flight to the deployment at once;
 * ``fallbacks``: other model strings tried in order when the first keeps failing.
 
+The requests the Router re-sent for a reply are read from what litellm reports
+(:func:`router_retries`) into ``Usage.retries``; a failed call's from the retries litellm stamps
+on its exception.
+
 A model served from ``api_base`` that litellm's cost map does not know (a local vLLM,
 llama.cpp or Ollama model, the test server) is declared free on its deployment (every per-token
 rate 0, :data:`FREE_PRICING`). Its calls cost 0 either way, but without a price litellm runs its
@@ -185,6 +189,7 @@ class RouterTransport:
         stream = await self.router.acompletion(
             model=self.names[0], stream=True, stream_options={"include_usage": True}, **kwargs
         )
+        retried = router_retries(stream)
         async for chunk in stream:
             chunks.append(chunk)
             if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
@@ -195,12 +200,12 @@ class RouterTransport:
             logger.info("stream of %s: could not assemble usage: %s", self.names[0], exc)
             built = None
         if built is None:
-            yield Usage()
+            yield Usage(retries=retried)
             return
         full = self.priced(to_response(built, self.names[0]), built)
         for call in full.tool_calls:
             yield call
-        yield full.usage
+        yield full.usage.model_copy(update={"retries": retried})
 
     def priced(self, response: ChatResponse, raw: Any) -> ChatResponse:
         """``response`` priced by the model that answered, when a deployment declared free was
@@ -223,6 +228,20 @@ class RouterTransport:
         if not cost > 0:
             return response
         return dataclasses.replace(response, usage=response.usage.model_copy(update={"cost_usd": cost}))
+
+
+def router_retries(raw: Any) -> int | None:
+    """Requests the Router re-sent for a reply: litellm's ``x-litellm-attempted-retries`` (of
+    the deployment that answered) plus one per fallback hop (``x-litellm-attempted-fallbacks``);
+    None when litellm says neither. The retries of a model that failed before a fallback
+    answered are not reported by litellm, so they are not counted."""
+    hidden = getattr(raw, "_hidden_params", None)
+    headers = hidden.get("additional_headers") if isinstance(hidden, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    counts = [headers.get("x-litellm-attempted-retries"), headers.get("x-litellm-attempted-fallbacks")]
+    known = [c for c in counts if isinstance(c, int) and not isinstance(c, bool)]
+    return sum(known) if known else None
 
 
 def _cost(raw: Any) -> float:
@@ -261,6 +280,7 @@ def to_response(raw: Any, fallback_name: str) -> ChatResponse:
         prompt_tokens=int(getattr(u, "prompt_tokens", 0) or 0),
         completion_tokens=int(getattr(u, "completion_tokens", 0) or 0),
         cost_usd=_cost(raw),
+        retries=router_retries(raw),
     )
     return ChatResponse(
         text=str(text),

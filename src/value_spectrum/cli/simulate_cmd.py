@@ -101,7 +101,7 @@ def _print_summary(s: RunSummary) -> None:
     table.add_row("outcomes", "  ".join(f"{k} {v}" for k, v in s.outcomes.items()))
     table.add_row("like rate", "n/a" if s.like_rate is None else f"{s.like_rate:.1%}")
     if s.repairs or s.retries:
-        retried = "" if s.retries is None else f", {s.retries} provider retries"
+        retried = "" if s.retries is None else f", {s.retries} requests re-sent"
         table.add_row("repairs", f"{s.repairs} repair requests, {s.repaired} decisions repaired{retried}")
     table.add_row("tokens", f"{s.prompt_tokens:,} in, {s.completion_tokens:,} out")
     table.add_row("cost", f"${s.cost_usd:.4f}  (${s.cost_usd_this_run:.4f} now)")

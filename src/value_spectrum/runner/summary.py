@@ -20,7 +20,7 @@ class ReplyCounts:
     repaired: int = 0
     """Decisions taken from a repair turn's reply."""
     retries: int | None = None
-    """Provider retries reported (None: not reported by any step)."""
+    """Requests re-sent (:attr:`~value_spectrum.records.Usage.retries`; None: not reported by any step)."""
 
     def add(self, trajectory: Trajectory) -> None:
         """Count one trajectory's steps."""
@@ -85,7 +85,8 @@ class RunSummary:
     repaired: int = 0
     """Decisions taken from a repair turn's reply (the first reply is kept in the step)."""
     retries: int | None = None
-    """Provider retries the model clients reported (None: none reported them)."""
+    """Requests re-sent by the model clients and the gateway, over every finished session
+    (:attr:`~value_spectrum.records.Usage.retries`; None: none reported them)."""
     sessions_error: int = 0
     """Ended sessions whose status is ``error`` (too many failed turns in a row)."""
     error_decisions: int = 0

@@ -47,7 +47,7 @@ class UsageRow(BaseModel):
     images_sent: int | None
     """Images sent (frames-modality turns answered by a model); None when not recorded."""
     retries: int | None
-    """Provider retries, when the run recorded them (None: not recorded)."""
+    """Requests re-sent (``Usage.retries``), when the run recorded them (None: not recorded)."""
     repairs: int | None
     """Repair requests after an unreadable reply, when recorded (None: not recorded)."""
     cost_usd: float
