@@ -189,3 +189,17 @@ def test_compare_shows_paired_differences_after_k(parent: Path, tmp_path: Path) 
     assert report["groups"][0]["n_decisions"] == 10
     code, text, _ = _cli("compare", str(parent), str(child))
     assert "Paired differences, child - parent" in text
+
+
+def test_fork_with_postgres_checkpoints_equals_the_sqlite_fork(parent: Path, tmp_path: Path, postgres_url: str) -> None:
+    lite, pg = tmp_path / "lite", tmp_path / "pg"
+    for out, extra in ((lite, []), (pg, ["--checkpoints", postgres_url])):
+        code, _, err = _cli("fork", str(parent), "--session", SESSION, "--at", "7", "--strategy", "isq",
+                            "--out", str(out), "-q", *extra)
+        assert code == 0, err
+    assert _steps(pg) == _steps(lite)
+    assert _steps(pg)[:7] == _steps(parent)[:7]
+    import psycopg
+
+    with psycopg.connect(postgres_url) as conn:  # the finished fork's thread was deleted
+        assert conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 0

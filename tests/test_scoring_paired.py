@@ -56,5 +56,22 @@ def test_replay_runs_pair_session_by_session(tmp_path: Path) -> None:
     assert (overall["design"], overall["pairs"], overall["sessions"]) == ("replay", 120, 10)
     assert overall["changed"] == "persona: family_oriented -> festival_hedonist"
     assert overall["low_pp"] <= overall["diff_pp"] <= overall["high_pp"]
-    assert overall["cluster_low_pp"] is not None  # 10 session pairs: the cluster bootstrap too
+    assert overall["cluster_low_pp"] is not None  # 10 session pairs: the cluster-robust interval too
     assert 0 < sum(r["pairs"] for r in paired[1:]) <= 120  # videos without a primary value: in "all" only
+
+
+def test_cluster_interval_is_the_t_interval_of_session_means_for_equal_sessions() -> None:
+    from scipy.stats import ttest_1samp
+
+    from value_spectrum.scoring.paired import cluster_interval
+
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, 2, size=120), rng.integers(0, 2, size=120)
+    session = np.repeat(np.arange(12), 10)
+    low, high, p = cluster_interval(a, b, session)
+    means = (b - a).reshape(12, 10).mean(axis=1)
+    test = ttest_1samp(means, 0.0)
+    ci = test.confidence_interval(0.95)
+    assert (low, high) == pytest.approx((ci.low, ci.high))
+    assert p == pytest.approx(test.pvalue)
+    assert all(math.isnan(x) for x in cluster_interval(a[:10], b[:10], session[:10]))

@@ -132,8 +132,8 @@ def difference_table(cmp: Comparison, *, top: int = 10) -> Table | None:
 
 def paired_tables(cmp: Comparison) -> list[Table]:
     """Per pair of paired runs: the paired like-rate difference per value (b - a, pp) with its
-    Newcombe interval and the exact McNemar p (Holm over values); overall also the cluster
-    bootstrap by session."""
+    Newcombe interval and the exact McNemar p (Holm over values); overall also the
+    cluster-robust interval by session."""
     groups: dict[tuple[str, str], list[Any]] = {}
     for r in cmp.paired:
         groups.setdefault((r.run_a, r.run_b), []).append(r)
@@ -156,8 +156,8 @@ def paired_tables(cmp: Comparison) -> list[Table]:
                 f"{r.only_a}/{r.only_b}", _f(r.p_mcnemar, 3), _f(r.p_holm, 3),
             )
         if first.cluster_low_pp is not None:
-            t.caption = (f"overall, cluster bootstrap by session: [{_f(first.cluster_low_pp, 1)}, "
-                         f"{_f(first.cluster_high_pp, 1)}] pp")
+            t.caption = (f"overall, cluster-robust by session: [{_f(first.cluster_low_pp, 1)}, "
+                         f"{_f(first.cluster_high_pp, 1)}] pp, p {_f(first.p_cluster, 3)}")
         tables.append(t)
     return tables
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from value_spectrum.records import Trajectory
-from value_spectrum.scoring.paired import N_BOOT, collect_pairs, per_value
+from value_spectrum.scoring.paired import collect_pairs, per_value
 from value_spectrum.scoring.rundir import RunData
 from value_spectrum.values import VALUE_IDS
 
@@ -64,11 +64,15 @@ class PairedRow(BaseModel):
     high_pp: float | None
     """95% Newcombe paired interval, high (pp)."""
     cluster_low_pp: float | None = None
-    """``all`` only: 95% cluster-bootstrap interval by session, low (pp), from 10 sessions."""
+    """``all`` only: 95% cluster-robust interval by session (CR1, t on sessions - 1), low (pp),
+    from 10 session pairs."""
     cluster_high_pp: float | None = None
-    """``all`` only: cluster-bootstrap interval, high (pp)."""
+    """``all`` only: cluster-robust interval, high (pp)."""
     p_mcnemar: float | None
     """Two-sided exact McNemar p."""
+    p_cluster: float | None = None
+    """``all`` only: the cluster-robust test's two-sided p (t on sessions - 1), from 10 session
+    pairs."""
     p_holm: float | None
     """Holm-adjusted over the values of this run pair (``all``: its own p)."""
 
@@ -152,7 +156,7 @@ def _p(x: float) -> float | None:
     return None if not math.isfinite(x) else float(x)
 
 
-def paired_rows(runs: Sequence[RunData], *, n_boot: int = N_BOOT) -> list[PairedRow]:
+def paired_rows(runs: Sequence[RunData]) -> list[PairedRow]:
     """Paired differences for every pair of runs that share sessions turn by turn (b - a, a being
     the earlier run named, or the parent of a fork)."""
     rows: list[PairedRow] = []
@@ -174,7 +178,7 @@ def paired_rows(runs: Sequence[RunData], *, n_boot: int = N_BOOT) -> list[Paired
         if len(pairs.a) == 0:
             continue
         first = matched[0][2]
-        for value, s, q in per_value(pairs, VALUE_IDS, n_boot=n_boot):
+        for value, s, q in per_value(pairs, VALUE_IDS):
             rows.append(PairedRow(
                 run_a=_run_id(a), run_b=_run_id(b), design=design, changed=changed, from_turn=first,
                 value=value, pairs=s.pairs, sessions=s.sessions, both=s.both, only_a=s.only_a,
@@ -182,7 +186,7 @@ def paired_rows(runs: Sequence[RunData], *, n_boot: int = N_BOOT) -> list[Paired
                 diff_pp=_pct(s.diff), low_pp=_pct(s.low), high_pp=_pct(s.high),
                 cluster_low_pp=_pct(s.cluster_low) if value == "all" else None,
                 cluster_high_pp=_pct(s.cluster_high) if value == "all" else None,
-                p_mcnemar=_p(s.p), p_holm=_p(q),
+                p_mcnemar=_p(s.p), p_holm=_p(q), p_cluster=_p(s.cluster_p) if value == "all" else None,
             ))
     return rows
 
