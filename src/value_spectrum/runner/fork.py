@@ -183,6 +183,10 @@ def fork_plan(
         raise ForkError(
             f"--at {at}: session {session!r} searched at turn {first} and its record keeps the queries, not "
             f"the hits its search feed then showed; fork at turn {first} or earlier")
+    if checkpoints is not None and checkpoints == stored.get("checkpoints"):
+        raise ForkError(
+            "--checkpoints: the parent run's own store; a checkpoint thread is named by its session id, which "
+            "the fork keeps, so give the fork a store of its own (default: its run directory)")
     update: dict[str, Any] = {
         "out": None if out is None else Path(out), "concurrency": 1, "executor": "local",
         "checkpoints": checkpoints, "api_base": api_base if api_base is not None else stored.get("api_base"),
