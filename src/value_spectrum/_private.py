@@ -3,14 +3,17 @@
 Checkpoint databases, the response cache and chat threads hold everything a model was shown and
 said; other local users must not read them. SQLite creates a database's ``-wal``, ``-shm`` and
 ``-journal`` files with the database file's own mode, so creating the database owner-only (before
-SQLite opens it) is enough for those too; existing ones from older versions are tightened.
-Depends on nothing in the package.
+SQLite opens it) is enough for those too; existing ones from older versions are tightened. A
+library that creates its own files with the umask (Chroma's index segments) is called inside
+:func:`owner_only_creation`. Depends on nothing in the package.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -20,6 +23,36 @@ DIR_MODE = 0o700
 
 SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
 """Files SQLite keeps next to a database."""
+
+OWNER_ONLY_UMASK = 0o077
+"""The umask that makes every new file and folder owner-only."""
+
+_umask_lock = threading.Lock()
+_umask_depth = 0
+_umask_saved = 0
+
+
+@contextlib.contextmanager
+def owner_only_creation() -> Iterator[None]:
+    """Within the block, every file and folder the process creates is owner-only (umask 077).
+
+    For libraries that create files with the umask, out of our hands (Chroma's SQLite file and
+    HNSW segment files, written from its native code). The umask is process-wide: files other
+    threads create meanwhile are owner-only too (tighter, never looser). Blocks may nest and
+    overlap across threads; the umask the first one found is restored when the last one ends.
+    """
+    global _umask_depth, _umask_saved
+    with _umask_lock:
+        if _umask_depth == 0:
+            _umask_saved = os.umask(OWNER_ONLY_UMASK)
+        _umask_depth += 1
+    try:
+        yield
+    finally:
+        with _umask_lock:
+            _umask_depth -= 1
+            if _umask_depth == 0:
+                os.umask(_umask_saved)
 
 
 def private_dir(path: str | Path) -> Path:

@@ -6,6 +6,11 @@ Every index holds unit vectors and answers cosine top-k with equality metadata f
 it (name, version, dim); opening it with another embedder raises :class:`EmbedderMismatchError`,
 so vectors from two spaces are never mixed.
 
+A local Chroma folder holds every title and caption: it is made owner-only before Chroma opens
+it, its database file is created 0600 first (SQLite's journal files take its mode), and Chroma's
+calls that create files run under an owner-only umask
+(:func:`~value_spectrum._private.owner_only_creation`), so no file is ever readable by others.
+
 Example:
     >>> import numpy as np
     >>> idx = MemoryVideoIndex({"name": "x", "version": "1", "dim": 2})
@@ -25,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from value_spectrum._private import owner_only_creation, private_dir, private_file
 from value_spectrum.retrieval.embedders.base import l2_normalise
 
 log = logging.getLogger(__name__)
@@ -273,9 +279,14 @@ class ChromaVideoIndex:
                     raise VideoIndexError(
                         f"{folder}: no index here (build one with 'value-spectrum index build')"
                     )
-                folder.mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(path=str(folder), settings=settings)
-            self._col = self._open_collection(collection, embedder)
+                # owner-only before Chroma opens it: the index holds every caption and title
+                private_dir(folder)
+                if not (folder / "chroma.sqlite3").exists():  # a read-only index stays usable
+                    private_file(folder / "chroma.sqlite3")  # SQLite's journal files take its mode
+                with owner_only_creation():
+                    self._client = chromadb.PersistentClient(path=str(folder), settings=settings)
+            with owner_only_creation():
+                self._col = self._open_collection(collection, embedder)
         except VideoIndexError:
             raise
         except Exception as exc:
@@ -322,13 +333,14 @@ class ChromaVideoIndex:
         """Upsert in batches of the server's maximum size."""
         vecs = l2_normalise(vectors)
         _check_batch(ids, vecs, metadatas, int(self.embedder["dim"]), self.location)
-        for s in range(0, len(ids), self._max_batch):
-            e = s + self._max_batch
-            self._col.upsert(
-                ids=list(ids[s:e]),
-                embeddings=vecs[s:e],
-                metadatas=[dict(m) or {"_": 0} for m in metadatas[s:e]],
-            )
+        with owner_only_creation():  # Chroma writes its segment files here, with the umask
+            for s in range(0, len(ids), self._max_batch):
+                e = s + self._max_batch
+                self._col.upsert(
+                    ids=list(ids[s:e]),
+                    embeddings=vecs[s:e],
+                    metadatas=[dict(m) or {"_": 0} for m in metadatas[s:e]],
+                )
 
     def query(self, vector: np.ndarray, k: int = 5, where: Where | None = None) -> list[Hit]:
         """HNSW cosine top-k; score = 1 - cosine distance."""
@@ -383,8 +395,9 @@ class ChromaVideoIndex:
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove items."""
-        for s in range(0, len(ids), self._max_batch):
-            self._col.delete(ids=list(ids[s : s + self._max_batch]))
+        with owner_only_creation():
+            for s in range(0, len(ids), self._max_batch):
+                self._col.delete(ids=list(ids[s : s + self._max_batch]))
 
     def __len__(self) -> int:
         return int(self._col.count())
