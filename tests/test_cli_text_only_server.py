@@ -77,3 +77,32 @@ def test_a_preference_run_that_scores_nothing_exits_1(tmp_path: Path) -> None:
                                                "--out", str(tmp_path / "b")])
     assert res.exit_code == 1
     assert "no item could be scored" in res.stderr
+
+
+def test_library_simulate_gets_the_same_one_line_check(server: TestServer, tmp_path: Path) -> None:
+    from value_spectrum.api import bench_preference, simulate
+    from value_spectrum.runner.checks import ModalityCheckError
+
+    with pytest.raises(ModalityCheckError) as info:
+        simulate("archetype_benevolence", "openai/smol", api_base=server.base_url, steps=2, out=tmp_path / "run",
+                 cache=False)
+    (line,) = str(info.value).splitlines()
+    assert "openai/smol" in line
+    assert "--modality caption" in line
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ModalityCheckError):
+        bench_preference("openai/smol", api_base=server.base_url, per_value=1, items="authored", out=tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+
+
+def test_library_refuses_gateway_options_with_only_the_reference_viewer(tmp_path: Path) -> None:
+    from value_spectrum.api import simulate
+    from value_spectrum.runner.checks import RunCheckError
+
+    with pytest.raises(RunCheckError, match=r"^gateway\.rpm: only used with model viewers"):
+        simulate("archetype_benevolence", "reference", steps=2, out=tmp_path / "run", gateway={"rpm": 10})
+    assert not (tmp_path / "run").exists()
+    res = CliRunner().invoke(build_app(), ["simulate", "--model", "reference", "--rpm", "10", "--steps", "2",
+                                           "--out", str(tmp_path / "cli")])
+    assert res.exit_code == 2
+    assert "--rpm: only used with model viewers" in res.stderr

@@ -3,6 +3,7 @@ with two built-in personas and short sessions."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -192,8 +193,8 @@ def test_max_cost_warns_about_a_model_litellm_does_not_price() -> None:
     from value_spectrum.runner.services import Services
 
     config = RunConfig(models=("reference", "openai/a-local-model-nobody-prices"), max_cost=1.0, steps=2,
-                       api_base="http://127.0.0.1:9/v1")
-    warnings = preflight(Plan(config=config), Services(config, corpus=tiny_corpus(), personas=two_personas()))
+                       api_base="http://127.0.0.1:9/v1", modality="title")
+    warnings = asyncio.run(preflight(Plan(config=config), Services(config, corpus=tiny_corpus(), personas=two_personas())))
     (line,) = warnings  # the library's check, the same from Python and the CLI
     assert "no price for openai/a-local-model-nobody-prices" in line
     assert "reference" not in line

@@ -47,6 +47,11 @@ def known_without_vision(model: str) -> bool:
 
 
 def modality_problem(model: str, api_base: str | None, modality: str | None, **gateway: Any) -> str | None:
+    """:func:`amodality_problem` outside an event loop."""
+    return asyncio.run(amodality_problem(model, api_base, modality, **gateway))
+
+
+async def amodality_problem(model: str, api_base: str | None, modality: str | None, **gateway: Any) -> str | None:
     """One line naming the model and the fix when ``model`` cannot take the images that
     ``modality`` (frames, or None: each video's own) shows it; else None.
 
@@ -76,16 +81,12 @@ def modality_problem(model: str, api_base: str | None, modality: str | None, **g
         max_tokens=1,
         purpose="preflight",
     )
-    async def ask() -> None:
-        try:
-            await gw.complete(request)
-        finally:
-            await gw.aclose()
-
     try:
-        asyncio.run(ask())
+        await gw.complete(request)
     except ModalityMismatch as exc:
         return str(exc)
     except ModelError as exc:  # not a modality problem: the run reports it as it happens
         logger.info("preflight of %s: %s", model, exc)
+    finally:
+        await gw.aclose()
     return None

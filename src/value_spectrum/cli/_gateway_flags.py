@@ -1,7 +1,7 @@
 """The model-gateway flags shared by ``simulate``, ``probe`` and ``bench preference``: rate limits,
 retries, timeout, fallbacks and response format of every model call
-(``runner.config.GatewayConfig``), ``--modality``, and the check that a model shown frames takes
-images (:func:`check_modality`).
+(``runner.config.GatewayConfig``) and ``--modality``. Whether a model shown frames takes images
+is checked by the run itself (``runner.checks.preflight``), the same from Python.
 
 Names follow litellm's Router vocabulary where a flag can (``--rpm``, ``--tpm``); the others are
 the short forms of the Gateway's options (``--max-parallel`` for ``max_parallel_requests``,
@@ -121,27 +121,17 @@ def gateway_config(
 
 
 def check_models(config: GatewayConfig, models: tuple[str, ...]) -> None:
-    """Exit with a one-line error when a gateway flag is given and every model is ``reference``."""
-    given = list(config.options())
-    if given and all(m == "reference" for m in models):
-        fail(f"{flag_of(given[0])}: only used with model viewers (--model other than reference)")
+    """Exit with a one-line error when a gateway flag is given and every model is ``reference``
+    (the run's own check, :func:`~value_spectrum.runner.checks.unused_gateway_option`, early and
+    in the flag's name)."""
+    from value_spectrum.runner.checks import unused_gateway_option
+
+    unused = unused_gateway_option(config, models)
+    if unused is not None:
+        fail(f"{flag_of(unused)}: only used with model viewers (--model other than reference)")
 
 
-def check_modality_name(modality: str) -> None:
+def check_modality_name(modality: str | None) -> None:
     """Exit with a one-line usage error for an unknown ``--modality``."""
-    if modality not in MODALITIES:
+    if modality is not None and modality not in MODALITIES:
         fail(f"--modality: unknown modality {modality!r}; choose {', '.join(MODALITIES)}")
-
-
-def check_modality(models: tuple[str, ...], api_base: str | None, modality: str | None, config: GatewayConfig) -> None:
-    """Exit 1 with one line naming the model and ``--modality caption`` when a model that will be
-    shown frames takes no images (litellm's map says so, or a self-hosted endpoint rejects one
-    tiny image request); a usage error for an unknown ``--modality``."""
-    if modality is not None:
-        check_modality_name(modality)
-    from value_spectrum.agents.preflight import modality_problem
-
-    for model in dict.fromkeys(models):
-        problem = modality_problem(model, api_base, modality, **config.options())
-        if problem:
-            fail(problem, code=1)

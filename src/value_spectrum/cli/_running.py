@@ -63,6 +63,7 @@ def run_or_fail(
     * Ctrl-C before the run's own handler was in place: 130;
     * a run directory that cannot be written (a full disk, permissions): 2, naming the file,
       then ``disk_hint``;
+    * a model shown frames that takes no images: 1;
     * a check that refused the plan, a broken run directory, a missing extra: 2.
     """
     import asyncio
@@ -70,6 +71,7 @@ def run_or_fail(
     from pydantic import ValidationError
 
     from value_spectrum.cli._gateway_flags import error_line
+    from value_spectrum.runner.checks import ModalityCheckError
 
     try:
         with around if around is not None else nullcontext():
@@ -82,6 +84,8 @@ def run_or_fail(
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else f"{out or 'the run directory'}: "
         fail(f"{where}{exc.strerror or exc}{disk_hint}")
+    except ModalityCheckError as exc:  # the model cannot do the job as asked: a failure, not a usage error
+        fail(one_line(exc), code=1)
     except (ValueError, KeyError, RuntimeError, ImportError) as exc:  # RunCheckError, RunDirError, ...
         fail(one_line(exc))
 

@@ -25,7 +25,6 @@ from value_spectrum.cli._gateway_flags import (
     RpmOption,
     TimeoutOption,
     TpmOption,
-    check_modality,
     check_modality_name,
     gateway_config,
 )
@@ -135,7 +134,6 @@ def preference(
         show_estimate(lambda: estimate_preference(model, **options), as_json=as_json)
         return
     refuse_in_use(out)  # at once, before the checks that load model clients
-    check_modality((model,), api_base, modality, gateway)
     est = estimate_quietly(lambda: estimate_preference(model, **options)) if model != "reference" else None
     run = run_or_fail(abench_preference(
         model, out=out, api_base=api_base, persona=persona, per_value=per_value,

@@ -25,7 +25,7 @@ from value_spectrum.cli._gateway_flags import (
     RpmOption,
     TimeoutOption,
     TpmOption,
-    check_modality,
+    check_modality_name,
     gateway_config,
 )
 
@@ -172,7 +172,7 @@ def probe(
         show_estimate(lambda: estimate_probe(persona, model, **options), as_json=as_json)
         return
     refuse_in_use(out)  # at once, before the checks that load model clients
-    check_modality((model,), api_base, modality, gateway)
+    check_modality_name(modality)
     if model != "reference":
         from value_spectrum.api import estimate_probe
 

@@ -22,7 +22,7 @@ from value_spectrum.cli._gateway_flags import (
     RpmOption,
     TimeoutOption,
     TpmOption,
-    check_modality,
+    check_modality_name,
     check_models,
     error_line,
 )
@@ -224,7 +224,7 @@ def simulate(
         _dry_run(options, as_json=as_json)
         return
     refuse_in_use(out)  # at once, before the checks that load model clients
-    check_modality(models, api_base, modality, gateway)
+    check_modality_name(modality)
     est = _estimate_quietly(options) if any(m != "reference" for m in models) else None
     if ray_address is not None and executor != "ray":
         fail("--ray-address: only used with --executor ray")

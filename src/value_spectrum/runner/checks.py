@@ -1,19 +1,22 @@
 """Checks before a run writes anything, the same from Python and the CLI: every model's provider
-is known and reachable with the credentials at hand, a reference viewer has labels to choose by,
-the feed can show as many videos as the sessions ask for, and ``max_cost`` can stop each model.
+is known and reachable with the credentials at hand, gateway options are given only with a model
+that calls one, a reference viewer has labels to choose by, the feed can show as many videos as
+the sessions ask for, a model shown frames takes images, and ``max_cost`` can stop each model.
 
 Example:
-    >>> # warnings = preflight(plan, services)   # raises RunCheckError with one line
+    >>> # warnings = await preflight(plan, services)   # raises RunCheckError with one line
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from value_spectrum.runner.plan import Plan
 
 if TYPE_CHECKING:
+    from value_spectrum.runner.config import GatewayConfig
     from value_spectrum.runner.services import Services
 
 logger = logging.getLogger(__name__)
@@ -26,6 +29,32 @@ REPEATING_FEEDS: frozenset[str] = frozenset()
 
 class RunCheckError(ValueError):
     """A run that cannot do what was asked; one line saying what and how to fix it."""
+
+
+class ModalityCheckError(RunCheckError):
+    """A model that takes no images in a plan that shows it frames; the line names the model and
+    the fix (``--modality caption``). The CLI exits 1: the job cannot be done as asked."""
+
+
+def unused_gateway_option(gateway: GatewayConfig, models: Sequence[str]) -> str | None:
+    """The first :class:`~value_spectrum.runner.config.GatewayConfig` field given when no model
+    calls a provider (every model is ``reference``); else None."""
+    given = list(gateway.options())
+    if given and all(m == REFERENCE for m in models):
+        return given[0]
+    return None
+
+
+async def modality_check(config_models: Sequence[str], api_base: str | None, modality: str | None,
+                         gateway: GatewayConfig) -> None:
+    """Raise :class:`ModalityCheckError` when a model that will be shown frames takes no images
+    (litellm's map says so, or a self-hosted endpoint rejects one tiny image request)."""
+    from value_spectrum.agents.preflight import amodality_problem
+
+    for model in dict.fromkeys(m for m in config_models if m != REFERENCE):
+        problem = await amodality_problem(model, api_base, modality, **gateway.options())
+        if problem:
+            raise ModalityCheckError(problem)
 
 
 def model_problem(model: str, api_base: str | None) -> str | None:
@@ -67,18 +96,24 @@ def unpriced(model: str) -> bool:
     return not (info.get("input_cost_per_token") or info.get("output_cost_per_token"))
 
 
-def preflight(plan: Plan, services: Services) -> list[str]:
+async def preflight(plan: Plan, services: Services) -> list[str]:
     """Check a plan against its services before anything is written.
 
     Returns:
         Warnings (also logged): models ``max_cost`` cannot stop.
 
     Raises:
-        RunCheckError: an unknown model or provider, missing credentials, a reference viewer on
-            an unlabelled corpus, or sessions longer than the corpus (feeds never repeat a video).
+        RunCheckError: an unknown model or provider, missing credentials, a gateway option with
+            only the reference viewer, a reference viewer on an unlabelled corpus, or sessions
+            longer than the corpus (feeds never repeat a video).
+        ModalityCheckError: a model shown frames that takes no images (one tiny request to a
+            self-hosted endpoint finds out).
     """
     config = plan.config
     llms = [m for m in config.models if m != REFERENCE]
+    unused = unused_gateway_option(config.gateway, config.models)
+    if unused is not None:
+        raise RunCheckError(f"gateway.{unused}: only used with model viewers (a model other than 'reference')")
     if services.given.get("viewer_factory") is None:
         for m in llms:
             problem = model_problem(m, config.api_base)
@@ -97,6 +132,8 @@ def preflight(plan: Plan, services: Services) -> list[str]:
                 f"never shows a video twice, so every session would end after {n}. Pass --steps {n} or less, "
                 "or a bigger corpus (--corpus DIR)"
             )
+    if services.given.get("viewer_factory") is None:
+        await modality_check(llms, config.api_base, config.modality, config.gateway)
     warnings: list[str] = []
     if config.max_cost is not None:
         for m in llms:

@@ -275,7 +275,7 @@ class Runner:
         lock = self._lock() if self.log.exists() else None
         try:
             if self.check:
-                self.summary.warnings = preflight(self.plan, self.services)
+                self.summary.warnings = await preflight(self.plan, self.services)
         except BaseException:
             if lock is not None:
                 lock.release()

@@ -258,22 +258,23 @@ class Services:
 
     def response_formats(self) -> dict[str, str]:
         """Model -> the structured-output mode its shared viewer's gateway ended in."""
-        modes: dict[str, str] = {}
-        for name, viewer in self._shared_viewers.items():
-            mode = getattr(getattr(viewer, "model", None), "format_mode", None)
-            if callable(mode):
-                modes[name] = str(mode())
-        return modes
+        from value_spectrum.agents.gateway import Gateway
+        from value_spectrum.agents.llm_viewer import LLMViewer
+
+        return {
+            name: viewer.model.format_mode()
+            for name, viewer in self._shared_viewers.items()
+            if isinstance(viewer, LLMViewer) and isinstance(viewer.model, Gateway)
+        }
 
     def viewer_extra(self, viewer: Viewer, persona: Persona | None = None) -> dict[str, Any]:
         """Provenance of a viewer for ``Trajectory.extra``: its ``describe()``, or for a viewer
         that also records what it was given for this persona (the reference viewer's
         ``describe_session``), that."""
-        # describe_session is an optional extra of the reference viewer (issue 11), not part of
-        # the Viewer protocol; describe() is
-        per_session = getattr(viewer, "describe_session", None)
-        if callable(per_session):
-            return {"viewer": per_session(persona)}
+        from value_spectrum.agents.reference import ReferenceViewer
+
+        if isinstance(viewer, ReferenceViewer):
+            return {"viewer": viewer.describe_session(persona)}
         return {"viewer": viewer.describe()}
 
 
