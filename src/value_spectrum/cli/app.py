@@ -53,12 +53,14 @@ COMMANDS: dict[str, Entry] = {
                     "Score a run: revealed profiles, alignment, drift, stated vs revealed, the paper's scores."),
     "compare": Entry("compare_cmd", "compare",
                      "Compare models: % yes per value with intervals, revealed profiles, alignment and steerability "
-                     "per strategy, differences (Cohen's h, Holm-adjusted p), usage and cost."),
+                     "per strategy, differences (Cohen's h, Holm-adjusted p), paired differences of forks and "
+                     "replayed feeds, usage and cost."),
     "probe": Entry("probe_cmd", "probe",
                    "Probe a persona's stated values every K turns of a feed session, against its choices."),
     "calibrate": Entry("calibrate_cmd", "calibrate",
                        "Measure interval coverage, bias, width, recovery, drift false positives and power, and "
-                       "steerability's null spread for DECISIONS x SESSIONS with the reference viewer."),
+                       "steerability's null spread for DECISIONS x SESSIONS with the reference viewer; with "
+                       "--paired, the coverage, type-I error and power of compare's paired differences."),
     "chat": Entry("chat_cmd", "chat", "Chat with a persona played by a model; /help lists the commands."),
     "personas": Entry("personas_cmd", "build", "List, show and validate personas.", group=True),
     "corpus": Entry("corpus_cmd", "build", "Video collections: the demo corpus, import, labels.", group=True),

@@ -31,7 +31,8 @@ def compare(
     ] = 10,
 ) -> None:
     """Compare models: % yes per value with intervals, revealed profiles, alignment and
-    steerability per strategy, differences (Cohen's h, Holm-adjusted p), usage and cost."""
+    steerability per strategy, differences (Cohen's h, Holm-adjusted p), paired differences of
+    forks and replayed feeds, usage and cost."""
     from value_spectrum.scoring.compare import compare_runs
     from value_spectrum.scoring.report_model import ScoringOptions
     from value_spectrum.scoring.rundir import RunDirError
