@@ -75,3 +75,18 @@ def test_cluster_interval_is_the_t_interval_of_session_means_for_equal_sessions(
     assert (low, high) == pytest.approx((ci.low, ci.high))
     assert p == pytest.approx(test.pvalue)
     assert all(math.isnan(x) for x in cluster_interval(a[:10], b[:10], session[:10]))
+
+
+def test_the_html_comparison_has_the_paired_table(tmp_path: Path) -> None:
+    runs = []
+    for name, persona in (("a", "family_oriented"), ("b", "festival_hedonist")):
+        out = tmp_path / name
+        assert _cli("simulate", "-p", persona, "--sessions", "2", "--steps", "10", "--feed", "replay",
+                    "--no-latency", "--out", str(out), "-q")[0] == 0
+        runs.append(str(out))
+    page = tmp_path / "c.html"
+    code, _, err = _cli("compare", *runs, "--html", str(page))
+    assert code == 0, err
+    html = page.read_text()
+    assert 'id="paired"' in html
+    assert "persona: family_oriented -&gt; festival_hedonist" in html
