@@ -75,3 +75,14 @@ class Viewer(Protocol):
     async def rate(self, persona: Persona | None, instrument: Instrument, item: Item) -> ProbeAnswer:
         """Answer one questionnaire item in character; an unreadable reply gives rating None."""
         ...
+
+
+@runtime_checkable
+class DescribesSessions(Protocol):
+    """A viewer that also records what it was given for one persona (the reference viewer, or
+    any viewer with ``describe_session``): its session records carry that instead of
+    :meth:`Viewer.describe`."""
+
+    def describe_session(self, persona: Persona | None) -> dict[str, Any]:
+        """Provenance of this viewer for ``persona``'s session."""
+        ...

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from value_spectrum.agents.base import SearchTool, Viewer
+from value_spectrum.agents.base import DescribesSessions, SearchTool, Viewer
 from value_spectrum.graphs.feeds import (
     USER_PREFIX,
     FeedFactory,
@@ -271,9 +271,7 @@ class Services:
         """Provenance of a viewer for ``Trajectory.extra``: its ``describe()``, or for a viewer
         that also records what it was given for this persona (the reference viewer's
         ``describe_session``), that."""
-        from value_spectrum.agents.reference import ReferenceViewer
-
-        if isinstance(viewer, ReferenceViewer):
+        if isinstance(viewer, DescribesSessions):
             return {"viewer": viewer.describe_session(persona)}
         return {"viewer": viewer.describe()}
 
