@@ -5,6 +5,7 @@ never interrupted; and the store URL's errors are one clear line."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 import signal
@@ -31,19 +32,20 @@ from _sim_fakes import reference_factory, services, tiny_corpus
 from value_spectrum.runner.config import RunConfig
 from value_spectrum.runner.local import run_batch
 out, url, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
-config = RunConfig(out=out, steps=12, sessions=3, seed=11, concurrency=3, record_latency=False,
+seed = int(sys.argv[4]) if len(sys.argv) > 4 else 11
+config = RunConfig(out=out, steps=12, sessions=3, seed=seed, concurrency=3, record_latency=False,
                    checkpoints=url)
 asyncio.run(run_batch(config, services=services(config, reference_factory(tiny_corpus(), delay))))
 """
 
 
-def config(out: Path, checkpoints: str | None = None) -> RunConfig:
-    return RunConfig(out=out, steps=12, sessions=3, seed=11, concurrency=3, record_latency=False,
+def config(out: Path, checkpoints: str | None = None, seed: int = 11) -> RunConfig:
+    return RunConfig(out=out, steps=12, sessions=3, seed=seed, concurrency=3, record_latency=False,
                      checkpoints=checkpoints)
 
 
-def run_here(out: Path, checkpoints: str | None = None):
-    c = config(out, checkpoints)
+def run_here(out: Path, checkpoints: str | None = None, seed: int = 11):
+    c = config(out, checkpoints, seed)
     return asyncio.run(run_batch(c, services=services(c, reference_factory(tiny_corpus()))))
 
 
@@ -108,7 +110,72 @@ def test_killed_on_one_machine_resumes_on_another_from_postgres(
     # was written but before its thread was deleted keeps a stale thread (harmless: its record
     # is final and the thread is never read again)
     stale = checkpointed_threads(postgres_url)
-    assert {f"{t}.json" for t in stale} <= set(done_before)
+    assert {f"{t.split('/', 1)[1]}.json" for t in stale} <= set(done_before)
+
+
+def _namespace(run: Path) -> str:
+    return str(json.loads((run / "manifest.json").read_text())["thread_ns"])
+
+
+def _kill_mid_run(script: Path, out: Path, url: str, seed: int) -> set[str]:
+    """Start the batch into ``out``, kill it (-9) once its three sessions have turns checkpointed
+    in ``url`` and none has finished; its threads left in the store."""
+    proc = subprocess.Popen([sys.executable, str(script), str(out), url, "0.05", str(seed)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"batch ended before the kill: {proc.communicate()}"
+            if (out / "manifest.json").is_file() and _has_tables(url):
+                ns = _namespace(out)
+                if len({t for t in checkpointed_threads(url) if t.startswith(ns + "/")}) >= 3:
+                    break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("no checkpoint reached PostgreSQL in time")
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(sessions(out)) < 6, "the kill came too late to interrupt anything"
+    ns = _namespace(out)
+    return {t for t in checkpointed_threads(url) if t.startswith(ns + "/")}
+
+
+@pytest.mark.parametrize("seed_b", [11, 12], ids=["same-plan", "same-sessions-other-seed"])
+def test_two_runs_sharing_one_postgres_store_resume_only_their_own_sessions(
+    tmp_path: Path, postgres_url: str, seed_b: int
+) -> None:
+    """Two runs (another --out; the same plan, or the same session ids under another seed) keep
+    their checkpoints in one database; both are killed mid-way, then both resumed: each continues
+    only its own threads and ends byte-identical to an uninterrupted run of its plan."""
+    run_here(tmp_path / "clean-a", seed=11)
+    run_here(tmp_path / "clean-b", seed=seed_b)
+    expected_a, expected_b = sessions(tmp_path / "clean-a"), sessions(tmp_path / "clean-b")
+    assert len(expected_a) == len(expected_b) == 6
+    assert set(expected_a) == set(expected_b)  # the same session ids: the threads' old names
+    script = tmp_path / "batch.py"
+    script.write_text(SCRIPT.format(tests=str(TESTS)))
+    a, b = tmp_path / "a", tmp_path / "b"
+    left_a = _kill_mid_run(script, a, postgres_url, 11)
+    left_b = _kill_mid_run(script, b, postgres_url, seed_b)
+    assert _namespace(a) != _namespace(b)
+    assert left_a
+    assert left_b
+    assert left_a <= checkpointed_threads(postgres_url)  # b's start neither took nor dropped a's threads
+    summary_b = run_here(b, postgres_url, seed=seed_b)
+    assert left_a <= checkpointed_threads(postgres_url)
+    summary_a = run_here(a, postgres_url, seed=11)
+    for summary, left in ((summary_a, left_a), (summary_b, left_b)):
+        assert summary.sessions_failed == []
+        assert summary.sessions_resumed >= 1
+        assert summary.sessions_resumed <= len(left)
+    assert sessions(a) == expected_a
+    assert sessions(b) == expected_b
+    if seed_b != 11:
+        assert expected_a != expected_b  # the other seed's sessions differ: no mix went unseen
 
 
 def _has_tables(url: str) -> bool:

@@ -203,12 +203,14 @@ def test_fork_with_postgres_checkpoints_equals_the_sqlite_fork(parent: Path, tmp
 
     with psycopg.connect(postgres_url) as conn:  # the finished fork's thread was deleted
         assert conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 0
-    # a fork into its parent's own store would share the session's thread name: refused
+    # a fork into its parent's own store keeps the session id, under its own run's thread
+    # namespace: the same fork as in a store of its own
     shared = tmp_path / "shared"
     code, _, err = _cli("simulate", "-p", "family_oriented", "--steps", "8", "--no-latency", "--out", str(shared),
                         "--checkpoints", postgres_url, "-q")
     assert code == 0, err
-    code, _, err = _cli("fork", str(shared), "--session", SESSION, "--at", "3", "--strategy", "isq",
-                        "--out", str(tmp_path / "f"), "--checkpoints", postgres_url, "-q")
-    assert code == 2
-    assert "--checkpoints: the parent run's own store" in err
+    for out, extra in ((tmp_path / "f-lite", []), (tmp_path / "f-pg", ["--checkpoints", postgres_url])):
+        code, _, err = _cli("fork", str(shared), "--session", SESSION, "--at", "3", "--strategy", "isq",
+                            "--out", str(out), "-q", *extra)
+        assert code == 0, err
+    assert _steps(tmp_path / "f-pg") == _steps(tmp_path / "f-lite")

@@ -346,6 +346,11 @@ class RunManifest(Frozen):
     response_formats: dict[str, str] = Field(default_factory=dict)
     """Model -> the structured-output mode its decisions ran in at the end of the last run
     (json_schema | json_object | text; see ``agents.formats``); empty for models without one."""
+    thread_ns: str = ""
+    """The namespace of the run's checkpoint threads (a random hex made when the run directory is
+    created): thread ``<thread_ns>/<session_id>``, so that runs sharing one ``--checkpoints``
+    store never continue each other's sessions. Empty in run directories made before it existed:
+    their threads are named by the session id alone, as they were."""
     counts: dict[str, int] = Field(default_factory=dict)
     """Totals over the finished sessions, updated at the end of every invocation: ``repairs``
     (repair requests sent), ``repaired`` (decisions taken from a repair turn's reply) and

@@ -24,12 +24,19 @@ NODES_PER_TURN = 2
 """Supersteps one turn can take (the turn, a probe): sets the recursion limit."""
 
 
+def thread_name(namespace: str, session_id: str) -> str:
+    """The checkpoint thread of ``session_id`` in the run whose threads live under ``namespace``
+    (the manifest's ``thread_ns``): ``<namespace>/<session_id>``, or the session id alone for an
+    empty namespace (run directories made before namespaces existed keep their threads)."""
+    return f"{namespace}/{session_id}" if namespace else session_id
+
+
 @dataclass(frozen=True)
 class SessionMeta:
     """What a trajectory records about its session besides the steps."""
 
     session_id: str
-    """Unique within the run; the checkpoint thread id."""
+    """Unique within the run."""
     persona_id: str
     """The persona played."""
     model: str
@@ -44,6 +51,13 @@ class SessionMeta:
     """The session seed."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Provenance for ``Trajectory.extra``."""
+    thread_ns: str = ""
+    """The run's checkpoint thread namespace (see :func:`thread_name`)."""
+
+    @property
+    def thread(self) -> str:
+        """The session's checkpoint thread id."""
+        return thread_name(self.thread_ns, self.session_id)
 
 
 def total_usage(steps: tuple[Step, ...]) -> Usage:
@@ -82,8 +96,8 @@ def trajectory_from_state(state: SessionState, meta: SessionMeta) -> Trajectory:
     )
 
 
-def _config(session_id: str, context: SessionContext | None = None) -> dict[str, Any]:
-    config: dict[str, Any] = {"configurable": {"thread_id": session_id}}
+def _config(thread: str, context: SessionContext | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {"configurable": {"thread_id": thread}}
     if context is not None:
         config["recursion_limit"] = NODES_PER_TURN * max(context.max_steps, 1) + 10
     return config
@@ -99,9 +113,9 @@ def _is_stale(graph: Any, checkpoint: Mapping[str, Any]) -> bool:
     return False
 
 
-async def load_checkpoint(graph: Any, session_id: str) -> tuple[SessionState | None, bool]:
-    """``(state, finished)`` of the session's checkpoint thread; ``(None, False)`` when the graph
-    has no checkpointer or the thread does not exist.
+async def load_checkpoint(graph: Any, thread: str) -> tuple[SessionState | None, bool]:
+    """``(state, finished)`` of a session's checkpoint thread (``SessionMeta.thread``);
+    ``(None, False)`` when the graph has no checkpointer or the thread does not exist.
 
     ``state`` is the thread's live state: its newest checkpoint with the writes of the turn that
     finished after it already applied (see below). ``finished`` is True for a thread that reached
@@ -120,16 +134,16 @@ async def load_checkpoint(graph: Any, session_id: str) -> tuple[SessionState | N
     saver = graph.checkpointer
     if saver is None:
         return None, False
-    config = _config(session_id)
+    config = _config(thread)
     found = await saver.aget_tuple(config)  # one lookup; most sessions have no thread yet
     if found is None:
         return None, False
     if _is_stale(graph, found.checkpoint):
         logger.warning(
             "session %s: its checkpoint was written by an older session graph and cannot be "
-            "continued; it starts again from turn 0", session_id,
+            "continued; it starts again from turn 0", thread,
         )
-        await saver.adelete_thread(session_id)
+        await saver.adelete_thread(thread)
         return None, False
     snap = await graph.aget_state(config)
     if not snap.values:
@@ -137,23 +151,23 @@ async def load_checkpoint(graph: Any, session_id: str) -> tuple[SessionState | N
     if "turn" not in snap.values:
         # killed between the thread's first checkpoint and the storing of its input: no turn
         # was taken, and resuming would start the graph without its input; start afresh
-        logger.info("session %s: its checkpoint thread holds no input yet; it starts at turn 0", session_id)
-        await saver.adelete_thread(session_id)
+        logger.info("session %s: its checkpoint thread holds no input yet; it starts at turn 0", thread)
+        await saver.adelete_thread(thread)
         return None, False
     finished = not snap.next and not snap.tasks
     if not snap.next and snap.tasks:
         logger.info(
             "session %s: its last node's writes are stored without the checkpoint after them; "
-            "they are applied on resume (turn %s kept)", session_id, snap.values.get("turn"),
+            "they are applied on resume (turn %s kept)", thread, snap.values.get("turn"),
         )
     if finished and not snap.values.get("done", False):
         # nothing scheduled and nothing pending, yet the session is not done: no graph of ours
         # ends that way, so the thread is not one this graph wrote; it starts again from turn 0
         logger.warning(
             "session %s: its checkpoint thread ended although the session is not done; "
-            "it starts again from turn 0", session_id,
+            "it starts again from turn 0", thread,
         )
-        await saver.adelete_thread(session_id)
+        await saver.adelete_thread(thread)
         return None, False
     return snap.values, finished
 
@@ -167,12 +181,12 @@ def _good_turns(state: SessionState) -> int:
     return good
 
 
-async def _last_good_turn(graph: Any, session_id: str, state: SessionState) -> dict[str, Any] | None:
+async def _last_good_turn(graph: Any, thread: str, state: SessionState) -> dict[str, Any] | None:
     """The config of the checkpoint right after the session's last good turn (the newest one at
     the turn where its trailing run of ``error`` steps began), or None when the thread no longer
     holds it."""
     good = _good_turns(state)
-    async with aclosing(graph.checkpointer.alist(_config(session_id))) as history:
+    async with aclosing(graph.checkpointer.alist(_config(thread))) as history:
         async for found in history:  # newest first
             values = found.checkpoint.get("channel_values", {})
             if values.get("turn") == good and not values.get("done", False):
@@ -196,7 +210,7 @@ async def run_session(
 
     Args:
         graph: from :func:`~value_spectrum.graphs.session.build_session_graph`.
-        meta: the session's identity; ``meta.session_id`` is the checkpoint thread.
+        meta: the session's identity; ``meta.thread`` is its checkpoint thread.
         context: the services.
         control: a ``langgraph.types.RunControl``; ``request_drain()`` on it stops the session
             at the next turn boundary with ``GraphDrained`` raised and the checkpoint kept.
@@ -216,17 +230,17 @@ async def run_session(
     Raises:
         langgraph.errors.GraphDrained: the session was drained (resume it later).
     """
-    config = _config(meta.session_id, context)
-    state, finished = checkpoint if checkpoint is not None else await load_checkpoint(graph, meta.session_id)
+    config = _config(meta.thread, context)
+    state, finished = checkpoint if checkpoint is not None else await load_checkpoint(graph, meta.thread)
     inp: SessionState | None = None
     ended_in_error = state is not None and state.get("done", False) and state.get("status") == "error"
     if state is not None and ended_in_error and retry_error:
         # (``done`` rather than ``finished``: a thread killed after its last error turn's writes
         # were stored, before its final checkpoint, has ended in error too)
-        fork = await _last_good_turn(graph, meta.session_id, state)
+        fork = await _last_good_turn(graph, meta.thread, state)
         if fork is None:
             logger.warning("session %s: no checkpoint of its last good turn; it starts again", meta.session_id)
-            await graph.checkpointer.adelete_thread(meta.session_id)
+            await graph.checkpointer.adelete_thread(meta.thread)
             state, finished = None, False
         else:
             logger.info("session %s ended in error; it continues after its last good turn %d",

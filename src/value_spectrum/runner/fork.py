@@ -21,7 +21,9 @@ kept). The one part of the state the record does not hold is the search tool's h
 keeps the queries): a search-fed session that searched before turn K is refused.
 
 The fork's own thread is an ordinary LangGraph thread rooted at turn K: a fork that is
-interrupted resumes from its last checkpoint like any run.
+interrupted resumes from its last checkpoint like any run. It keeps the session id, but its run
+directory has a thread namespace of its own (the manifest's ``thread_ns``), so the fork may keep
+its checkpoints in any store, its parent's included, without touching the parent's threads.
 
 Example:
     >>> # plan, services = fork_plan("runs/a", session="carer--reference--000", at=10,
@@ -183,10 +185,6 @@ def fork_plan(
         raise ForkError(
             f"--at {at}: session {session!r} searched at turn {first} and its record keeps the queries, not "
             f"the hits its search feed then showed; fork at turn {first} or earlier")
-    if checkpoints is not None and checkpoints == stored.get("checkpoints"):
-        raise ForkError(
-            "--checkpoints: the parent run's own store; a checkpoint thread is named by its session id, which "
-            "the fork keeps, so give the fork a store of its own (default: its run directory)")
     update: dict[str, Any] = {
         "out": None if out is None else Path(out), "concurrency": 1, "executor": "local",
         "checkpoints": checkpoints, "api_base": api_base if api_base is not None else stored.get("api_base"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
@@ -71,8 +72,10 @@ def build_manifest(
     embedder: dict[str, Any],
     seeds: tuple[int, ...],
     created: str | None = None,
+    thread_ns: str | None = None,
 ) -> RunManifest:
-    """The manifest of a new run (``config``: the plan's :meth:`~Plan.manifest_config`)."""
+    """The manifest of a new run (``config``: the plan's :meth:`~Plan.manifest_config`;
+    ``thread_ns``: the namespace of its checkpoint threads, default a new random one)."""
     config = plan.config
     return RunManifest(
         run_id=run_id,
@@ -87,4 +90,5 @@ def build_manifest(
         seeds=(config.seed, *seeds),
         prompt_strategy=config.strategy,
         prompt_template_hash=prompt_template_hash(config.strategy, config.viewer_options),
+        thread_ns=secrets.token_hex(8) if thread_ns is None else thread_ns,
     )

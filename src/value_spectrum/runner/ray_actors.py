@@ -60,6 +60,8 @@ class WorkerJob:
     """The caller's service parts (a Ray object ref or a dict), or None."""
     limiter: Any = None
     """The run's shared rate limiter (a Ray actor handle), or None."""
+    thread_ns: str = ""
+    """The run's checkpoint thread namespace (the manifest's ``thread_ns``)."""
 
 
 class SessionWorker:
@@ -129,7 +131,9 @@ class SessionWorker:
         """Drop a finished session's checkpoint thread (its record is on the driver's disk)."""
         with contextlib.suppress(Exception):  # a stale thread is harmless
             if self._shared is not None:
-                await self._shared[0].adelete_thread(session_id)
+                from value_spectrum.graphs.driver import thread_name
+
+                await self._shared[0].adelete_thread(thread_name(self.job.thread_ns, session_id))
             elif self.job.checkpoints is None:
                 db = self._sqlite_file(session_id)
                 for suffix in ("", "-wal", "-shm"):
@@ -199,8 +203,9 @@ class SessionWorker:
                     spec, max_steps=self.plan.steps_of(spec),
                     on_step=lambda step: queue.put_nowait(("step", step.model_dump_json())),
                 )
-                meta = session_meta(self.plan, spec, self.services.viewer_extra(context.viewer, context.persona))
-                checkpoint = await load_checkpoint(graph, sid)
+                meta = session_meta(self.plan, spec, self.services.viewer_extra(context.viewer, context.persona),
+                                    self.job.thread_ns)
+                checkpoint = await load_checkpoint(graph, meta.thread)
                 if checkpoint[0] is not None and not checkpoint[1]:
                     queue.put_nowait(("resumed", str(checkpoint[0].get("turn", 0))))
                 control = RunControl()

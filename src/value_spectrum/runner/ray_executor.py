@@ -75,7 +75,8 @@ async def _run_job(plan_json: str, spec: SessionSpec, run_dir: str, given: dict[
     async with open_checkpoints(db) as saver:
         graph = build_session_graph(saver)
         context = services.context(spec, max_steps=plan.steps_of(spec))
-        meta = session_meta(plan, spec, services.viewer_extra(context.viewer, context.persona))
+        thread_ns = log.read_manifest().thread_ns if log.manifest_path.is_file() else ""
+        meta = session_meta(plan, spec, services.viewer_extra(context.viewer, context.persona), thread_ns)
         trajectory = await run_session(graph, meta, context, retry_error=retry_error)
     log.write_session(trajectory)
     if trajectory.status != "error":  # an error-ended session keeps its database for a retry
@@ -160,7 +161,8 @@ class RayExecutor:
             limiter = shared_bucket(ray)  # --rpm/--tpm for the whole run, not per worker
         job = WorkerJob(config_json=config.model_dump_json(), plan_json=runner.plan.model_dump_json(),
                         run_dir=str(runner.log.path), checkpoints=config.checkpoints,
-                        given=ray.put(given) if given else None, limiter=limiter)
+                        given=ray.put(given) if given else None, limiter=limiter,
+                        thread_ns=runner.thread_ns)
         pool = ActorPool(ray, job, actors=config.ray_actors, concurrency=config.concurrency)
         sink = Sink(on_step=runner.on_step, on_trajectory=runner.session_ended, on_failed=on_failed,
                     stop_reason=lambda: runner.stop_reason, on_resumed=on_resumed)

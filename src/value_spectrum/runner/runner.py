@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from value_spectrum.graphs.driver import SessionMeta
+from value_spectrum.graphs.driver import SessionMeta, thread_name
 from value_spectrum.records import Step, Trajectory
 from value_spectrum.runlog import RunDirError, RunInUseError, RunLog
 from value_spectrum.runner.checks import preflight
@@ -62,8 +62,9 @@ def run_dir_of(plan: Plan) -> Path:
     return Path(out) if out is not None else DEFAULT_RUNS_DIR / plan.run_name()
 
 
-def session_meta(plan: Plan, spec: SessionSpec, extra: dict[str, Any]) -> SessionMeta:
-    """The trajectory identity of a planned session."""
+def session_meta(plan: Plan, spec: SessionSpec, extra: dict[str, Any], thread_ns: str = "") -> SessionMeta:
+    """The trajectory identity of a planned session (``thread_ns``: the run manifest's
+    namespace of checkpoint threads)."""
     c = plan.config
     return SessionMeta(
         session_id=spec.session_id,
@@ -74,6 +75,7 @@ def session_meta(plan: Plan, spec: SessionSpec, extra: dict[str, Any]) -> Sessio
         feed=plan.feed_name(),
         seed=spec.seed,
         extra={"session_index": spec.index, **dict(spec.extra), **extra},
+        thread_ns=thread_ns,
     )
 
 
@@ -117,6 +119,9 @@ class Runner:
         """Session ids whose record ended in error: the executor continues them from their last
         good turn (``run_session(..., retry_error=True)``)."""
         self.summary = RunSummary(run_dir=str(self.log.path), run_id=self.log.path.name)
+        self.thread_ns = ""
+        """The run's checkpoint thread namespace (the manifest's ``thread_ns``, read when the run
+        directory is created or checked): ``SessionMeta.thread`` names each session's thread."""
         self._spent = 0.0
         self._stop_listeners: list[Any] = []
         self._store_failures: set[str] = set()
@@ -182,7 +187,11 @@ class Runner:
 
     def meta(self, spec: SessionSpec, extra: dict[str, Any]) -> SessionMeta:
         """The trajectory identity of ``spec``."""
-        return session_meta(self.plan, spec, extra)
+        return session_meta(self.plan, spec, extra, self.thread_ns)
+
+    def thread(self, session_id: str) -> str:
+        """The checkpoint thread of ``session_id`` in this run."""
+        return thread_name(self.thread_ns, session_id)
 
     # ---- the run ----------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -204,14 +213,17 @@ class Runner:
                     f"{log.manifest_path}: this run was made with a different config (" + "; ".join(diffs)
                     + "); re-run with the same options, or pass --out NEW_DIR or --force-new"
                 )
+            self.thread_ns = manifest.thread_ns  # empty for a run made before namespaces
             self._write_side_files(corpus_info, only_missing=True)
             return
         log.check_can_create()
         specs = self.plan.sessions(services.persona_ids)
-        log.create(build_manifest(
+        manifest = build_manifest(
             self.plan, run_id=log.path.name, persona_ids=services.persona_ids, corpus=dict(corpus_info),
             embedder=services.embedder_info, seeds=tuple(s.seed for s in specs),
-        ))
+        )
+        log.create(manifest)
+        self.thread_ns = manifest.thread_ns
         self._write_side_files(corpus_info, only_missing=False)
 
     def _write_side_files(self, corpus_info: dict[str, Any], *, only_missing: bool) -> None:
