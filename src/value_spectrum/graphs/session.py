@@ -8,8 +8,8 @@ tool, probe hook, seed) travel in the runtime context (:class:`SessionContext`),
 
 One turn (pick the video, ask the viewer, record the step) is one node, one superstep, and a
 checkpointer saves state after each one: a session killed in the middle resumes at its last
-finished turn with ``thread_id = session_id`` (:func:`~value_spectrum.graphs.driver.run_session`
-does this). Randomness is derived per turn from (session seed, turn), so a
+finished turn from its thread (``SessionMeta.thread``: the run's namespace and the session id;
+:func:`~value_spectrum.graphs.driver.run_session` does this). Randomness is derived per turn from (session seed, turn), so a
 resumed session is identical to an uninterrupted one.
 
 One bad reply never poisons the session: a viewer that raises or returns a failure outcome
