@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 
 from value_spectrum.agents import LLMViewer, ScriptedViewer, make_viewer
 from value_spectrum.agents.cache import request_key
-from value_spectrum.agents.parsing import parse_decision, read_dwell
+from value_spectrum.agents.parsing import parse_decision
 from value_spectrum.agents.reference import DEFAULT_BOREDOM, ReferenceViewer
 from value_spectrum.agents.testing import TestServer
+from value_spectrum.agents.watching import read_dwell
 from value_spectrum.personas.loading import get_persona
 from value_spectrum.personas.prompts import STRATEGIES, contract, template_hash
 from value_spectrum.records import Observation, Outcome

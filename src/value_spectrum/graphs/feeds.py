@@ -194,26 +194,6 @@ class SearchFeed:
         return rng.choice(pool) if pool else None
 
 
-class ReplayFeed:
-    """One pre-drawn feed: a permutation of the corpus from ``feed_seed`` alone (the runner
-    derives it from the run seed and the session index, never from persona or model), so every
-    persona and model sees the same videos in the same order."""
-
-    name = "replay"
-
-    def __init__(self, ids: Sequence[str], feed_seed: int) -> None:
-        order = list(ids)
-        random.Random(feed_seed).shuffle(order)
-        self.order = tuple(order)
-
-    def next(self, state: FeedState, rng: random.Random) -> str | None:
-        seen = set(state.seen)
-        for i in self.order:
-            if i not in seen:
-                return i
-        return None
-
-
 class ItemsFeed:
     """A fixed list of videos, shown in order (unseen ones only)."""
 
@@ -228,6 +208,19 @@ class ItemsFeed:
             if i not in seen:
                 return i
         return None
+
+
+class ReplayFeed(ItemsFeed):
+    """One pre-drawn feed: a permutation of the corpus from ``feed_seed`` alone (the runner
+    derives it from the run seed and the session index, never from persona or model), so every
+    persona and model sees the same videos in the same order."""
+
+    name = "replay"
+
+    def __init__(self, ids: Sequence[str], feed_seed: int) -> None:
+        order = list(ids)
+        random.Random(feed_seed).shuffle(order)
+        super().__init__(order)
 
 
 FeedFactory = Callable[..., FeedPolicy]
