@@ -342,8 +342,6 @@ async def abench_preference(
     from value_spectrum.runner.preference import preference_plan
     from value_spectrum.runner.services import Services
 
-    if items not in ("auto", "retrieval", "authored"):
-        raise ValueError(f"--items: unknown item source {items!r}; choose auto, retrieval or authored")
     refuse_if_in_use(out)
     loaded = load_corpus(corpus)
     plan = preference_plan(
@@ -378,8 +376,6 @@ def estimate_preference(
     from value_spectrum.runner.estimate import estimate
     from value_spectrum.runner.preference import preference_plan
 
-    if items not in ("auto", "retrieval", "authored"):
-        raise ValueError(f"--items: unknown item source {items!r}; choose auto, retrieval or authored")
     loaded = load_corpus(corpus)
     plan = preference_plan(loaded, model, persona=persona, per_value=per_value, modality=modality,
                            corpus_spec=corpus, items=items, embedder=embedder, seed=seed,  # type: ignore[arg-type]

@@ -112,8 +112,12 @@ def preference(
 ) -> None:
     """The paper's preference test: % of 'yes' per value, beside the paper's figures."""
     check_modality_name(modality)
-    if items not in ("auto", "retrieval", "authored"):
-        fail(f"--items: unknown item source {items!r}; choose auto, retrieval or authored")
+    from value_spectrum.runner.preference import check_item_source
+
+    try:
+        check_item_source(items)
+    except ValueError as exc:
+        fail(str(exc))
     if embedder not in ("auto", "clip", "text", "fake"):
         fail(f"--embedder: unknown embedder {embedder!r}; choose auto, clip, text or fake")
 

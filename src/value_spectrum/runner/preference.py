@@ -18,7 +18,7 @@ import random
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from value_spectrum.records import Modality
 from value_spectrum.retrieval.corpus import Corpus
@@ -30,6 +30,19 @@ logger = logging.getLogger(__name__)
 
 ItemSource = Literal["auto", "retrieval", "authored"]
 """How items are chosen."""
+ITEM_SOURCES: tuple[str, ...] = get_args(ItemSource)
+
+
+def check_item_source(items: str) -> ItemSource:
+    """``items`` as an :data:`ItemSource`.
+
+    Raises:
+        ValueError: not one of :data:`ITEM_SOURCES` (names the option and the value).
+    """
+    if items not in ITEM_SOURCES:
+        raise ValueError(f"--items: unknown item source {items!r}; choose {', '.join(ITEM_SOURCES[:-1])} "
+                         f"or {ITEM_SOURCES[-1]}")
+    return cast(ItemSource, items)
 DEFAULT_PER_VALUE = 50
 """Items per value (the paper's about 50)."""
 
@@ -134,9 +147,9 @@ def preference_plan(
     :func:`select_items`, for a dry run).
 
     Raises:
-        ValueError: no value has an item (an empty or unlabelled corpus).
+        ValueError: an unknown item source; no value has an item (an empty or unlabelled corpus).
     """
-    chosen, how = select_items(corpus, per_value=per_value, source=items, embedder=embedder, seed=seed,
+    chosen, how = select_items(corpus, per_value=per_value, source=check_item_source(items), embedder=embedder, seed=seed,
                                build_index=build_index)
     chosen = {v: ids for v, ids in chosen.items() if ids}
     if not chosen:
