@@ -53,9 +53,13 @@ DEFAULT_DRIFT = 0.75
 """Planted drift: the share of the way from the target to its mirror image at the last turn."""
 
 
-class _Reply(Protocol):
+class Reply(Protocol):
+    """What calibration reads of a decision: its outcome."""
+
     @property
-    def outcome(self) -> Outcome: ...
+    def outcome(self) -> Outcome:
+        """like, skip, ..."""
+        ...
 
 
 class ChoiceModel(Protocol):
@@ -64,7 +68,7 @@ class ChoiceModel(Protocol):
     beta: float
     bias: float
 
-    def decide_sync(self, persona: Persona | None, observation: Observation) -> _Reply:
+    def decide_sync(self, persona: Persona | None, observation: Observation) -> Reply:
         """Like or skip ``observation`` as ``persona``."""
         ...
 

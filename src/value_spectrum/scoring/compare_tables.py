@@ -32,6 +32,14 @@ def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)] or [[]]
 
 
+def _table(title: str, columns: Sequence[str], *, left: Sequence[str] = ()) -> Table:
+    """A report table: the ``left`` columns left-aligned, the others right-aligned, all folded."""
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in columns:
+        t.add_column(col, justify="left" if col in left else "right", overflow="fold")
+    return t
+
+
 def like_rate_tables(cmp: Comparison, *, width: int = 80) -> list[Table]:
     """Value x model: % yes with its 95% Wilson interval and n; as many tables as needed so
     that each fits ``width`` columns; the paper's mean and range (approximate) in the last."""
@@ -89,9 +97,8 @@ def steer_table(cmp: Comparison) -> Table | None:
     """Alignment and steerability per model x strategy."""
     if not cmp.steerability:
         return None
-    t = Table(title="Persona alignment and steerability", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("model", "strategy", "groups", "sessions", "align", "steer pp", "steer %"):
-        t.add_column(col, justify="left" if col in ("model", "strategy") else "right", overflow="fold")
+    t = _table("Persona alignment and steerability",
+               ("model", "strategy", "groups", "sessions", "align", "steer pp", "steer %"), left=("model", "strategy"))
     for s in cmp.steerability:
         t.add_row(
             s.model,
@@ -111,13 +118,8 @@ def difference_table(cmp: Comparison, *, top: int = 10) -> Table | None:
     if not diffs:
         return None
     diffs.sort(key=lambda d: -abs(d.cohens_h or 0.0))
-    t = Table(
-        title=f"Largest differences (of {len(cmp.differences)}; all in --json)",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    for col in ("value", "models (a vs b)", "% a", "% b", "h", "p Holm"):
-        t.add_column(col, justify="left" if col in ("value", "models (a vs b)") else "right", overflow="fold")
+    t = _table(f"Largest differences (of {len(cmp.differences)}; all in --json)",
+               ("value", "models (a vs b)", "% a", "% b", "h", "p Holm"), left=("value", "models (a vs b)"))
     for d in diffs[:top]:
         t.add_row(
             d.value,
@@ -190,9 +192,8 @@ def human_table(cmp: Comparison) -> Table | None:
     """Each model's agreement with the people (video verdicts), overall and per value."""
     if not cmp.human_agreement:
         return None
-    t = Table(title="Agreement with people (video verdicts, 95% Wilson)", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("model", "value", "videos", "agree %", "95% CI", "kappa", "rho"):
-        t.add_column(col, justify="left" if col in ("model", "value") else "right", overflow="fold")
+    t = _table("Agreement with people (video verdicts, 95% Wilson)",
+               ("model", "value", "videos", "agree %", "95% CI", "kappa", "rho"), left=("model", "value"))
     for a in cmp.human_agreement:
         if a.videos == 0:
             continue

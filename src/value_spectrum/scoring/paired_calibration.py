@@ -32,20 +32,16 @@ import numpy as np
 
 from value_spectrum.personas.model import Persona
 from value_spectrum.records import Observation, Outcome, Video
+from value_spectrum.scoring.calibration import Reply
 from value_spectrum.scoring.paired import MIN_CLUSTERS, PairedStat, Pairs, per_value
 from value_spectrum.scoring.resample import group_seed
 from value_spectrum.values import VALUE_IDS
 
 
-class _Reply(Protocol):
-    @property
-    def outcome(self) -> Outcome: ...
-
-
 class PairedChoiceModel(Protocol):
     """What the paired calibration needs of a viewer: a seeded decision and its probability."""
 
-    def decide_sync(self, persona: Persona | None, observation: Observation) -> _Reply:
+    def decide_sync(self, persona: Persona | None, observation: Observation) -> Reply:
         """Like or skip ``observation`` as ``persona``."""
         ...
 
