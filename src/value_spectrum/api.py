@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,8 @@ class Run:
     """simulate | probe | preference | fork."""
     plan: Plan | None = None
     """What was run."""
+    estimate: Estimate | None = None
+    """The plan's estimate made just before it ran, where asked for (``estimate=True``)."""
 
     @property
     def ok(self) -> bool:
@@ -329,10 +332,12 @@ async def abench_preference(
     gateway: GatewayConfig | Mapping[str, Any] | None = None,
     viewer_factory: ViewerFactory | None = None,
     observer: RunObserver | None = None,
+    estimate: bool = False,
 ) -> Run:
     """The paper's preference benchmark (``value-spectrum bench preference``): a fixed item list
     per value, each asked the paper's question (or, with ``persona``, in character); score it with
-    :func:`score` (``report.preference``).
+    :func:`score` (``report.preference``). ``estimate``: also estimate the plan (the items it
+    will ask) just before running it, in ``Run.estimate`` (None when it cannot be made).
 
     Raises:
         ValueError: an unknown item source, modality or embedder; a corpus without items.
@@ -350,8 +355,24 @@ async def abench_preference(
         embedder=embedder, seed=seed, concurrency=concurrency, api_base=api_base, gateway=_gateway(gateway),
         out=None if out is None else Path(out),
     )
+    before = _estimate_quietly(plan, loaded) if estimate else None
     services = Services(plan.config, corpus=loaded, viewer_factory=viewer_factory)
-    return await arun_plan(plan, services, observer=observer)
+    run = await arun_plan(plan, services, observer=observer)
+    return dataclasses.replace(run, estimate=before)
+
+
+def _estimate_quietly(plan: Plan, corpus: Corpus) -> Estimate | None:
+    """The estimate of ``plan`` before it runs; None (logged) when it cannot be made (the run
+    itself checks and reports the same problems)."""
+    import logging
+
+    from value_spectrum.runner.estimate import estimate
+
+    try:
+        return estimate(plan, corpus=corpus)
+    except Exception as exc:  # never stop a run for its estimate
+        logging.getLogger(__name__).info("no estimate: %s", exc)
+        return None
 
 
 def estimate_probe(persona: str, model: str = "reference", **options: Any) -> Estimate:
@@ -370,8 +391,6 @@ def estimate_preference(
     """``bench preference --dry-run``: the estimate of :func:`abench_preference`. Items come
     from the corpus index only when it is built already (a dry run builds nothing); otherwise
     from the authored primary values, and the estimate's notes say so."""
-    import dataclasses
-
     from value_spectrum.retrieval.corpus import load_corpus
     from value_spectrum.runner.estimate import estimate
     from value_spectrum.runner.preference import preference_plan

@@ -123,7 +123,7 @@ def preference(
 
 
     from value_spectrum.api import abench_preference, estimate_preference
-    from value_spectrum.cli._estimate import estimate_quietly, print_versus, show_estimate, versus
+    from value_spectrum.cli._estimate import print_versus, show_estimate, versus
     from value_spectrum.cli._running import refuse_in_use, run_or_fail, setup_logging
     from value_spectrum.cli.simulate_cmd import finish
 
@@ -138,12 +138,13 @@ def preference(
         show_estimate(lambda: estimate_preference(model, **options), as_json=as_json)
         return
     refuse_in_use(out)  # at once, before the checks that load model clients
-    est = estimate_quietly(lambda: estimate_preference(model, **options)) if model != "reference" else None
     run = run_or_fail(abench_preference(
         model, out=out, api_base=api_base, persona=persona, per_value=per_value,
         modality=modality,  # type: ignore[arg-type]
         corpus=corpus, items=items, embedder=embedder, seed=seed, concurrency=concurrency, gateway=gateway,
+        estimate=model != "reference",  # the items the run asks, selected once
     ), out=out)
+    est = run.estimate
     run_dir = run.path
     if run.summary.failed:
         finish(run.summary, as_json=as_json, estimate=est)
