@@ -25,6 +25,8 @@ if TYPE_CHECKING:
         aprobe,
         asimulate,
         bench_preference,
+        estimate_preference,
+        estimate_probe,
         export,
         fork,
         probe,
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from value_spectrum.records import Decision, Observation, Outcome, Step, Trajectory, Video
     from value_spectrum.runlog import RunLog
     from value_spectrum.runner.config import GatewayConfig, RunConfig
+    from value_spectrum.runner.estimate import Estimate, estimate
     from value_spectrum.runner.plan import Plan
     from value_spectrum.scoring.report_model import Report
     from value_spectrum.values import VALUE_IDS, VALUES, Value, ValueProfile
@@ -42,14 +45,16 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("Decision", "Observation", "Outcome", "Step", "Trajectory", "Video"), "value_spectrum.records"),
     **dict.fromkeys(("VALUE_IDS", "VALUES", "Value", "ValueProfile"), "value_spectrum.values"),
     **dict.fromkeys(
-        ("Run", "abench_preference", "afork", "aprobe", "asimulate", "bench_preference", "export", "fork", "probe",
-         "score", "simulate"),
+        ("Run", "abench_preference", "afork", "aprobe", "asimulate", "bench_preference", "estimate_preference",
+         "estimate_probe", "export", "fork", "probe", "score", "simulate"),
         "value_spectrum.api",
     ),
     "RunLog": "value_spectrum.runlog",
     "GatewayConfig": "value_spectrum.runner.config",
     "RunConfig": "value_spectrum.runner.config",
     "Plan": "value_spectrum.runner.plan",
+    "Estimate": "value_spectrum.runner.estimate",
+    "estimate": "value_spectrum.runner.estimate",
     "Report": "value_spectrum.scoring.report_model",
 }
 """Public names loaded on first access (``import value_spectrum`` stays cheap)."""
@@ -84,6 +89,7 @@ __all__ = [
     "VALUES",
     "VALUE_IDS",
     "Decision",
+    "Estimate",
     "GatewayConfig",
     "Observation",
     "Outcome",
@@ -103,6 +109,9 @@ __all__ = [
     "aprobe",
     "asimulate",
     "bench_preference",
+    "estimate",
+    "estimate_preference",
+    "estimate_probe",
     "export",
     "fork",
     "probe",

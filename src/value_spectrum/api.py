@@ -517,6 +517,7 @@ def export(run: Run | str | Path, output: str | Path | None = None, *, fmt: str 
 __all__ = [
     "Run",
     "abench_preference",
+    "afork",
     "aprobe",
     "arun_plan",
     "asimulate",
@@ -524,6 +525,7 @@ __all__ = [
     "estimate_preference",
     "estimate_probe",
     "export",
+    "fork",
     "probe",
     "probe_plan",
     "refuse_if_in_use",
