@@ -141,7 +141,9 @@ class RayExecutor:
         ray = _import_ray()
         if not todo:
             return
-        from value_spectrum.runner.ray_actors import ActorPool, Sink, WorkerJob
+        from value_spectrum.runner.ray_actors import ActorPool
+        from value_spectrum.runner.session_pool import Sink
+        from value_spectrum.runner.session_worker import WorkerJob
 
         config = runner.plan.config
         if not ray.is_initialized():
