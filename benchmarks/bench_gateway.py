@@ -16,7 +16,10 @@ machinery:
 * ``viewer``: one whole decision, :meth:`LLMViewer.decide` (title modality, cache off: the
   prompt, the gateway, the decision contract);
 * ``runner``: whole ``simulate`` decisions: the batch runner (session graph, checkpoints, run
-  log) with ``--sessions`` sessions of ``calls / sessions`` steps each.
+  log) with ``--sessions`` sessions of ``calls / sessions`` steps each, on one event loop (the
+  local executor);
+* ``runner-proc``: the same decisions on the process executor (``--workers`` worker
+  processes, default one per CPU); its CPU counts the workers' too.
 
 CPU per call is the *marginal* CPU of this process (every thread): (CPU of 2N calls - CPU of N
 calls) / N, so imports, warm-up and per-batch setup drop out; the server's CPU is in its own
@@ -27,7 +30,8 @@ of N) / (ideal of 2N - ideal of N), the steady state. Ratios to ``openai`` are t
 run.
 
     python benchmarks/bench_gateway.py [--calls 256] [--concurrency 8,32,128] [--latency-ms 200] [--repeat 3]
-                                       [--only openai,openai-aio,direct,router,gw-router,viewer,runner]
+                                       [--only openai,openai-aio,direct,router,gw-router,viewer,runner,runner-proc]
+                                       [--workers N]
                                        [--frames 3 --frame-kb 150] [--cache] [--profile direct]
 """
 
@@ -39,6 +43,7 @@ import contextlib
 import itertools
 import os
 import random
+import resource
 import socket
 import subprocess
 import sys
@@ -173,9 +178,17 @@ def _time(loop: asyncio.AbstractEventLoop, call: Call, calls: int, concurrency: 
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def _runner(base_url: str, tmp: str, calls: int, concurrency: int, sessions: int) -> tuple[float, float, int]:
-    """Wall and CPU seconds of a whole batch run of about ``calls`` title decisions (cache off)
-    in ``sessions`` sessions, and the model calls it made (decisions + repairs).
+def _children_cpu() -> float:
+    """CPU seconds of the ended (and waited-for) child processes: the process executor's workers."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _runner(base_url: str, tmp: str, calls: int, concurrency: int, sessions: int, *, workers: int | None = None,
+            ) -> tuple[float, float, int]:
+    """Wall and CPU seconds (this process and its workers) of a whole batch run of about
+    ``calls`` title decisions (cache off) in ``sessions`` sessions, and the model calls it made
+    (decisions + repairs); on the process executor when ``workers`` is given.
 
     The sessions are ``p`` personas x ``sessions / p`` (``p`` the largest divisor of
     ``sessions`` up to the 26 built-in personas), so that exactly ``sessions`` of them run side
@@ -191,10 +204,11 @@ def _runner(base_url: str, tmp: str, calls: int, concurrency: int, sessions: int
     steps = max(1, calls // sessions)
     config = RunConfig(personas=personas[:p], models=(MODEL,), api_base=base_url, sessions=sessions // p, steps=steps,
                        modality="title", concurrency=concurrency, cache=False, seed=next(_ids),
-                       out=Path(tmp) / f"run{next(_ids)}")
-    c0, t0 = time.process_time(), time.perf_counter()
+                       out=Path(tmp) / f"run{next(_ids)}", executor="processes" if workers else "local",
+                       workers=workers)
+    c0, t0 = time.process_time() + _children_cpu(), time.perf_counter()
     summary = asyncio.run(BatchRunner(config, services=Services(config)).run())
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    wall, cpu = time.perf_counter() - t0, time.process_time() + _children_cpu() - c0
     if summary.failed or summary.decisions != sessions * steps:
         raise SystemExit(f"runner layer: {summary.decisions} decisions of {sessions * steps}, first error "
                          f"{summary.first_error!r}: not the same work")
@@ -207,7 +221,9 @@ def main() -> None:
     ap.add_argument("--concurrency", default="8,32,128")
     ap.add_argument("--latency-ms", type=float, default=200.0)
     ap.add_argument("--repeat", type=int, default=3, help="best of this many N and 2N batches per layer")
-    ap.add_argument("--only", default="openai,openai-aio,direct,router,gw-router,viewer,runner")
+    ap.add_argument("--only", default="openai,openai-aio,direct,router,gw-router,viewer,runner,runner-proc")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="worker processes of the runner-proc layer (default: one per CPU)")
     ap.add_argument("--sessions", type=int, default=32,
                     help="sessions of the runner layer (at most the concurrency), side by side")
     ap.add_argument("--profile", default=None, help="profile this call layer once more under cProfile")
@@ -216,6 +232,8 @@ def main() -> None:
     ap.add_argument("--frame-kb", type=int, default=150)
     ap.add_argument("--cache", action="store_true", help="the gateway's response cache on")
     args = ap.parse_args()
+    from value_spectrum.runner.process_executor import default_workers
+
     tmp = tempfile.TemporaryDirectory()
     rng = random.Random(1)
     for k in range(args.frames):
@@ -236,11 +254,12 @@ def main() -> None:
             shape: dict[str, tuple[float, float, int]] = {}  # ideal of N, ideal of 2N, marginal calls
             for _ in range(args.repeat):
                 for name in names:
-                    if name == "runner":
+                    if name in ("runner", "runner-proc"):
                         sessions = min(c, args.sessions)
-                        _runner(base_url, tmp.name, sessions, c, sessions)  # warm-up
-                        wall1, cpu1, calls1 = _runner(base_url, tmp.name, n, c, sessions)
-                        wall2, cpu2, calls2 = _runner(base_url, tmp.name, 2 * n, c, sessions)
+                        workers = (args.workers or default_workers()) if name == "runner-proc" else None
+                        _runner(base_url, tmp.name, sessions, c, sessions, workers=workers)  # warm-up
+                        wall1, cpu1, calls1 = _runner(base_url, tmp.name, n, c, sessions, workers=workers)
+                        wall2, cpu2, calls2 = _runner(base_url, tmp.name, 2 * n, c, sessions, workers=workers)
                         per = args.latency_ms / 1000.0 / min(c, sessions)
                         shape[name] = (calls1 * per, calls2 * per, calls2 - calls1)
                     else:

@@ -149,6 +149,7 @@ async def asimulate(
     executor: str = "local",
     ray_address: str | None = None,
     ray_actors: int | None = None,
+    workers: int | None = None,
     checkpoints: str | None = None,
     gateway: GatewayConfig | Mapping[str, Any] | None = None,
     viewer_options: Mapping[str, Any] | None = None,
@@ -173,6 +174,8 @@ async def asimulate(
         corpus: a corpus directory, a :class:`~value_spectrum.retrieval.corpus.Corpus`, or None
             for the demo corpus.
         gateway: rate limits, retries, timeout, fallbacks (``GatewayConfig`` or its fields).
+        executor: ``local`` (this process), ``processes`` (``workers`` worker processes on this
+            machine; what you pass in Python must pickle) or ``ray``.
         viewer_factory: your own viewer per session (``SessionSpec -> Viewer``).
         feeds: more named feed factories.
         probe: your own probe hook ``(persona, viewer, after_turn) -> Probe | None``.
@@ -210,7 +213,8 @@ async def asimulate(
         embedder=embedder,  # type: ignore[arg-type]
         temperature=temperature, cache=cache, record_latency=latency,
         executor=executor,  # type: ignore[arg-type]
-        ray_address=ray_address, ray_actors=ray_actors, checkpoints=checkpoints, gateway=_gateway(gateway),
+        ray_address=ray_address, ray_actors=ray_actors, workers=workers, checkpoints=checkpoints,
+        gateway=_gateway(gateway),
         viewer_options=dict(viewer_options or {}),
     )
     services = Services(

@@ -166,9 +166,10 @@ def simulate(
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Response cache for deterministic requests.")] = True,
     cache_store: Annotated[str | None, typer.Option(help="Response cache: a folder, sqlite:///FILE or postgresql://USER@HOST/DB shared by every worker and run (default: the user cache).")] = None,
     latency: Annotated[bool, typer.Option("--latency/--no-latency", help="Record decision wall times (off: byte-identical reruns).")] = True,
-    executor: Annotated[str, typer.Option(help="Where sessions run: local (asyncio) | ray.")] = "local",
+    executor: Annotated[str, typer.Option(help="Where sessions run: local (one event loop) | processes (worker processes on this machine) | ray.")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address for --executor ray.")] = None,
     ray_actors: Annotated[int | None, typer.Option(min=1, help="Ray async actors, each running many sessions (default: one per cluster CPU).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="--executor processes: worker processes, each running many sessions (default: one per CPU).")] = None,
     checkpoints: Annotated[str | None, typer.Option(help="Checkpoint store: a SQLite file or postgresql://USER@HOST/DB shared by every worker (default: the run directory).")] = None,
     rpm: RpmOption = None,
     tpm: TpmOption = None,
@@ -230,6 +231,8 @@ def simulate(
         fail("--ray-address: only used with --executor ray")
     if ray_actors is not None and executor != "ray":
         fail("--ray-actors: only used with --executor ray")
+    if workers is not None and executor != "processes":
+        fail("--workers: only used with --executor processes")
     progress = Progress(
         TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.fields[info]}"), console=err_console, disable=quiet or as_json, transient=False,
@@ -240,7 +243,7 @@ def simulate(
                 feed=feed, modality=modality, strategy=strategy, seed=seed, concurrency=concurrency,  # type: ignore[arg-type]
                 max_cost=max_cost, probe_every=probe_every, out=out, corpus=corpus, embedder=embedder,
                 temperature=temperature, cache=cache, latency=latency, executor=executor, ray_address=ray_address,
-                ray_actors=ray_actors, checkpoints=checkpoints, gateway=gateway, force_new=force_new, observer=_Bars(progress), handle_signals=True,
+                ray_actors=ray_actors, workers=workers, checkpoints=checkpoints, gateway=gateway, force_new=force_new, observer=_Bars(progress), handle_signals=True,
                 viewer_options=viewer_options,
         ),
         out=out, names={"models": "model", "record_latency": "latency"}, around=progress,

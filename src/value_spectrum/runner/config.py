@@ -25,7 +25,7 @@ FEEDS: tuple[str, ...] = FEED_NAMES
 """Built-in feed policy names (``graphs.feeds.FeedName``)."""
 
 RUNTIME_FIELDS: frozenset[str] = frozenset(
-    {"concurrency", "max_cost", "out", "executor", "ray_address", "api_base", "gateway", "checkpoints", "ray_actors"}
+    {"concurrency", "max_cost", "out", "executor", "ray_address", "api_base", "gateway", "checkpoints", "ray_actors", "workers"}
 )
 """Fields that may differ between a run and its continuation."""
 
@@ -147,14 +147,17 @@ class RunConfig(BaseModel):
     """Record each decision's wall time (off: byte-identical reruns)."""
     viewer_options: dict[str, Any] = Field(default_factory=dict)
     """Extra keyword options for the viewer factory (e.g. ``beta``, ``noise`` for reference)."""
-    executor: Literal["local", "ray"] = "local"
-    """Where sessions run."""
+    executor: Literal["local", "processes", "ray"] = "local"
+    """Where sessions run: ``local`` (this process's event loop), ``processes`` (worker
+    processes on this machine, :mod:`~value_spectrum.runner.process_executor`) or ``ray``."""
     ray_address: str | None = None
     """``ray.init(address=...)`` for the Ray executor (None: a local Ray)."""
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     """Rate limits, retries, timeout and fallbacks of model calls (not part of the identity)."""
     ray_actors: int | None = Field(default=None, ge=1)
     """Ray executor: async actors, each running many sessions (None: one per cluster CPU)."""
+    workers: int | None = Field(default=None, ge=1)
+    """Process executor: worker processes, each running many sessions (None: one per CPU)."""
     checkpoints: str | None = None
     """Where unfinished sessions' checkpoints live: None (the run directory's SQLite file), a
     file path / ``sqlite:///PATH``, or ``postgresql://...`` shared by every worker

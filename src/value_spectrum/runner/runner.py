@@ -62,6 +62,21 @@ def run_dir_of(plan: Plan) -> Path:
     return Path(out) if out is not None else DEFAULT_RUNS_DIR / plan.run_name()
 
 
+def default_executor(name: str) -> Executor:
+    """The executor a config names: ``local``, ``processes`` or ``ray``."""
+    if name == "ray":
+        from value_spectrum.runner.ray_executor import RayExecutor
+
+        return RayExecutor()
+    if name == "processes":
+        from value_spectrum.runner.process_executor import ProcessExecutor
+
+        return ProcessExecutor()
+    from value_spectrum.runner.executor import LocalExecutor
+
+    return LocalExecutor()
+
+
 def session_meta(plan: Plan, spec: SessionSpec, extra: dict[str, Any], thread_ns: str = "") -> SessionMeta:
     """The trajectory identity of a planned session (``thread_ns``: the run manifest's
     namespace of checkpoint threads)."""
@@ -85,8 +100,8 @@ class Runner:
     Args:
         plan: what to run.
         services: the services (default: built from ``plan.config``).
-        executor: where sessions run (default: ``LocalExecutor``, or ``RayExecutor`` when
-            ``plan.config.executor == "ray"``).
+        executor: where sessions run (default: the one ``plan.config.executor`` names,
+            :func:`default_executor`).
         observer: progress callbacks.
         force_new: move an existing run directory aside and start afresh.
         check: run :func:`~value_spectrum.runner.checks.preflight` first.
@@ -105,10 +120,7 @@ class Runner:
         self.plan = plan
         self.services = services or Services(plan.config)
         if executor is None:
-            from value_spectrum.runner.executor import LocalExecutor
-            from value_spectrum.runner.ray_executor import RayExecutor
-
-            executor = RayExecutor() if plan.config.executor == "ray" else LocalExecutor()
+            executor = default_executor(plan.config.executor)
         self.executor: Executor = executor
         self.observer: RunObserver = observer or _Silent()
         self.force_new = force_new

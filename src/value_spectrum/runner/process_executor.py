@@ -1,0 +1,435 @@
+"""The process executor: sessions spread over worker processes on this machine, each running
+many sessions at once on its own event loop.
+
+One event loop runs every session of the local executor, so its CPU per decision (the model
+client's request building, LangGraph's superstep, the checkpoint) is serial: against a fast
+server at high concurrency the loop, not the model, sets the pace. Here each of ``workers``
+processes (default: one per CPU this process may use) runs a
+:class:`~value_spectrum.runner.session_worker.SessionWorker`, the body the Ray actors run, and
+the driver hands sessions out with the same loop as the Ray executor
+(:func:`~value_spectrum.runner.session_pool.dispatch`): ``concurrency`` sessions in flight in all,
+each new one to the least busy worker, every decision streamed back (progress, ``--max-cost``),
+every record written once by the driver's run log.
+
+What is the same as on Ray: each session keeps a SQLite checkpoint database of its own in the
+run directory's ``checkpoints/`` (or one ``--checkpoints postgresql://...`` store), so a run
+continues on either executor; ``--rpm`` / ``--tpm`` hold for the whole run (one token bucket in
+the driver, asked over the worker's pipe); ``--max-parallel`` holds per worker process. A worker
+that dies (killed, out of memory) loses nothing: its sessions continue from their last checkpoint
+on the other workers (none is started in its place). A stop (budget, Ctrl-C) drains every
+session at its next node boundary; a second Ctrl-C ends the workers at once (their sessions
+resume next time).
+
+Workers are started with ``spawn`` (a fresh interpreter: no inherited threads or locks), so the
+services' parts given in Python (a corpus, personas, a viewer factory) must pickle, and a script
+that starts a run must guard it with ``if __name__ == "__main__":`` as ``multiprocessing``
+requires.
+
+Example:
+    >>> # value-spectrum simulate --executor processes --workers 4 --concurrency 64 ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
+
+from value_spectrum.runner.plan import SessionSpec
+from value_spectrum.runner.session_pool import PoolWorker, Sink, dispatch
+from value_spectrum.runner.session_worker import WorkerJob
+
+if TYPE_CHECKING:
+    from value_spectrum.runner.runner import Runner
+
+logger = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 30.0
+"""Seconds a worker is given to close its checkpoint store and exit before it is terminated."""
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class WorkerLost(RuntimeError):
+    """A worker process ended while it ran sessions."""
+
+
+class WorkerStartError(RuntimeError):
+    """A worker process could not start (the message says why, in one line)."""
+
+
+class ProcessExecutor:
+    """Sessions on ``workers`` local worker processes (see the module docs).
+
+    Args:
+        workers: worker processes (None: :func:`default_workers`; never more than sessions).
+        durability: LangGraph checkpoint durability (``sync`` | ``async``).
+    """
+
+    name = "processes"
+
+    def __init__(self, *, workers: int | None = None, durability: str = "sync") -> None:
+        self.workers = workers
+        self.durability = durability
+
+    async def execute(self, runner: Runner, todo: Sequence[SessionSpec]) -> None:
+        """Run ``todo`` (see :class:`~value_spectrum.runner.runner.Executor`).
+
+        Raises:
+            WorkerStartError: a worker could not start (the services' parts do not pickle, the
+                config cannot build its services in a fresh process).
+        """
+        if not todo:
+            return
+        config = runner.plan.config
+        n = min(self.workers or config.workers or default_workers(), len(todo))
+        job = WorkerJob(config_json=config.model_dump_json(), plan_json=runner.plan.model_dump_json(),
+                        run_dir=str(runner.log.path), checkpoints=config.checkpoints,
+                        durability=self.durability, given=runner.services.given or None,
+                        thread_ns=runner.thread_ns)
+        pool = ProcessPool(job, workers=n)
+        sink = Sink(on_step=runner.on_step, on_trajectory=runner.session_ended,
+                    on_failed=lambda spec, text: runner.summary.sessions_failed.append(f"{spec.session_id}: {text}"),
+                    stop_reason=lambda: runner.stop_reason, on_resumed=_counter(runner))
+
+        def stop(reason: str) -> None:
+            if reason == "cancel":
+                pool.cancel()
+            else:
+                pool.drain_now(reason)
+
+        await pool.start()
+        runner.on_stop(stop)
+        try:
+            await dispatch(pool, todo, sink, concurrency=config.concurrency, retry=frozenset(runner.retry))
+        finally:
+            await pool.close()
+
+
+def _counter(runner: Runner) -> Any:
+    def on_resumed(spec: SessionSpec) -> None:
+        runner.summary.sessions_resumed += 1
+
+    return on_resumed
+
+
+# ---- the driver's side ----------------------------------------------------------------------
+_LOST = ("lost", "")
+
+
+@dataclass
+class _Proc:
+    """A worker process as the driver holds it."""
+
+    process: Any
+    conn: Connection
+    ready: asyncio.Future[str]
+    queues: dict[str, asyncio.Queue[tuple[str, str]]] = field(default_factory=dict)
+    reader: threading.Thread | None = None
+    send_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        with self.send_lock, contextlib.suppress(OSError, ValueError):  # a dead worker shows through its reader
+            self.conn.send(message)
+
+
+class ProcessPool:
+    """The worker processes (a :class:`~value_spectrum.runner.session_pool.WorkerPool`).
+
+    Args:
+        job: what every worker needs (pickled to each).
+        workers: how many processes.
+    """
+
+    lost_errors: tuple[type[BaseException], ...] = (WorkerLost,)
+
+    def __init__(self, job: WorkerJob, *, workers: int) -> None:
+        from value_spectrum.runner.ray_limits import RateBucket
+
+        self.job = job
+        self.n = workers
+        self._pool: list[PoolWorker] = []
+        self._bucket = RateBucket()  # --rpm / --tpm of the whole run
+        self._cancelled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        """Start the workers and wait until each is up (services built, graph compiled).
+
+        Raises:
+            WorkerStartError: one could not start.
+        """
+        try:
+            pickle.dumps(self.job)
+        except Exception as exc:
+            raise WorkerStartError(
+                "the process executor ships the run's parts to its workers by pickling, and they do not "
+                f"pickle ({type(exc).__name__}: {exc}); use --executor local, or give them as importable objects"
+            ) from None
+        self._loop = asyncio.get_running_loop()
+        ctx = multiprocessing.get_context("spawn")
+        for i in range(self.n):
+            mine, theirs = ctx.Pipe()
+            process = ctx.Process(target=worker_main, args=(theirs, self.job), name=f"value-spectrum-worker-{i}",
+                                  daemon=True)
+            process.start()
+            theirs.close()
+            proc = _Proc(process=process, conn=mine, ready=self._loop.create_future())
+            worker = PoolWorker(handle=proc, where=f"pid {process.pid}")
+            proc.reader = threading.Thread(target=self._read, args=(worker,), daemon=True,
+                                           name=f"value-spectrum-worker-{i}-reader")
+            proc.reader.start()
+            self._pool.append(worker)
+        try:
+            wheres = await asyncio.gather(*(w.handle.ready for w in self._pool))
+        except BaseException:
+            await self.close()
+            raise
+        for worker, where in zip(self._pool, wheres, strict=True):
+            worker.where = where
+        logger.info("%d worker processes: %s", len(self._pool), ", ".join(wheres))
+
+    def _read(self, worker: PoolWorker) -> None:
+        """A worker's messages, on a thread, handed to the driver's loop."""
+        proc: _Proc = worker.handle
+        assert self._loop is not None
+        while True:
+            try:
+                message = proc.conn.recv()
+            except (EOFError, OSError):
+                break
+            except Exception as exc:  # a message that does not unpickle: the worker is unusable
+                logger.error("worker %s sent an unreadable message: %s", worker.where, exc)
+                break
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the run is over
+                self._loop.call_soon_threadsafe(self._on_message, worker, message)
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._on_exit, worker)
+
+    def _on_message(self, worker: PoolWorker, message: tuple[Any, ...]) -> None:
+        proc: _Proc = worker.handle
+        kind = message[0]
+        if kind == "item":
+            _, sid, item_kind, body = message
+            queue = proc.queues.get(sid)
+            if queue is not None:
+                queue.put_nowait((item_kind, body))
+        elif kind == "admit":
+            _, ask, key, rpm, tpm = message
+            proc.send(("admitted", ask, self._bucket.start_at(key, rpm, tpm)))
+        elif kind == "spent":
+            _, key, tpm, tokens = message
+            self._bucket.spent(key, tpm, tokens)
+        elif kind == "ready" and not proc.ready.done():
+            proc.ready.set_result(message[1])
+        elif kind == "error" and not proc.ready.done():
+            proc.ready.set_exception(WorkerStartError(f"a worker process could not start: {message[1]}"))
+
+    def _on_exit(self, worker: PoolWorker) -> None:
+        proc: _Proc = worker.handle
+        if not proc.ready.done():
+            proc.ready.set_exception(WorkerStartError(
+                f"a worker process exited while starting (exit code {proc.process.exitcode}; see its output above)"))
+        for queue in proc.queues.values():
+            queue.put_nowait(_LOST)
+
+    async def pick(self) -> PoolWorker:
+        """The least busy live worker."""
+        live = [w for w in self._pool if w.alive]
+        if not live:
+            raise RuntimeError("every worker process was lost")
+        return min(live, key=lambda w: w.load)
+
+    async def stream(self, worker: PoolWorker, spec: SessionSpec, retry_error: bool) -> AsyncIterator[tuple[str, str]]:
+        """One session on ``worker``: the items it streams back."""
+        proc: _Proc = worker.handle
+        sid = spec.session_id
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        proc.queues[sid] = queue
+        try:
+            if not proc.process.is_alive():
+                raise WorkerLost(f"exit code {proc.process.exitcode}")
+            proc.send(("run", sid, asdict(spec), retry_error))
+            while True:
+                item = await queue.get()
+                if item == _LOST:
+                    if self._cancelled:  # ended on purpose (a second Ctrl-C): resumes next time
+                        return
+                    raise WorkerLost(f"exit code {proc.process.exitcode}")
+                if item[0] == "end":
+                    return
+                yield item
+        finally:
+            proc.queues.pop(sid, None)
+
+    def lost(self, worker: PoolWorker, exc: BaseException) -> None:
+        """A worker died: its sessions go to the others."""
+        worker.alive = False
+        logger.warning("worker process %s ended (%s); its sessions continue on the others", worker.where, exc)
+
+    def forget(self, worker: PoolWorker, session_id: str) -> None:
+        """Drop a recorded session's checkpoint on its worker."""
+        worker.handle.send(("forget", session_id))
+
+    async def drain(self, reason: str) -> None:
+        """Stop every session at its next node boundary."""
+        self.drain_now(reason)
+
+    def drain_now(self, reason: str) -> None:
+        """:meth:`drain`, from a plain callback."""
+        for worker in self._pool:
+            if worker.alive:
+                worker.handle.send(("drain", reason))
+
+    def cancel(self) -> None:
+        """End every worker now (their sessions resume from their checkpoints next time)."""
+        self._cancelled = True
+        for worker in self._pool:
+            with contextlib.suppress(Exception):
+                worker.handle.process.terminate()
+
+    async def close(self) -> None:
+        """Ask every worker to close its store and exit; end those that do not in time."""
+        for worker in self._pool:
+            worker.handle.send(("close",))
+
+        def join_all() -> None:
+            deadline = time.monotonic() + CLOSE_TIMEOUT_S
+            for worker in self._pool:
+                process = worker.handle.process
+                process.join(max(0.0, deadline - time.monotonic()))
+                if process.is_alive():
+                    process.terminate()
+                    process.join(5)
+            for worker in self._pool:
+                with contextlib.suppress(Exception):
+                    worker.handle.conn.close()
+                if worker.handle.reader is not None:
+                    worker.handle.reader.join(5)
+
+        await asyncio.to_thread(join_all)
+        self._pool.clear()
+
+
+# ---- the worker's side ----------------------------------------------------------------------
+def worker_main(conn: Connection, job: WorkerJob) -> None:
+    """A worker process: serve ``job``'s sessions over ``conn`` until told to close."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it drains us over the pipe
+    asyncio.run(_serve(conn, job))
+
+
+class _PipeLimiter:
+    """A worker's side of the driver's run-wide token bucket (a
+    :class:`~value_spectrum.agents.shared_limits.SharedLimiter`)."""
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+        self._asks = itertools.count()
+        self._waiting: dict[int, asyncio.Future[float]] = {}
+
+    async def admit(self, key: str, rpm: int | None, tpm: int | None) -> None:
+        ask = next(self._asks)
+        answer: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting[ask] = answer
+        self._send(("admit", ask, key, rpm, tpm))
+        try:
+            start = await answer
+        finally:
+            self._waiting.pop(ask, None)
+        wait = start - time.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def spent(self, key: str, tpm: int | None, tokens: int) -> None:
+        if tpm is not None and tokens > 0:
+            self._send(("spent", key, tpm, tokens))
+
+    def answered(self, ask: int, start: float) -> None:
+        answer = self._waiting.get(ask)
+        if answer is not None and not answer.done():
+            answer.set_result(start)
+
+
+async def _serve(conn: Connection, job: WorkerJob) -> None:
+    from value_spectrum.agents import shared_limits
+    from value_spectrum.runner.session_worker import SessionWorker
+
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+    lock = threading.Lock()
+
+    def send(message: tuple[Any, ...]) -> None:
+        with lock, contextlib.suppress(OSError, ValueError):  # the driver is gone: we close next
+            conn.send(message)
+
+    def read() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                message = ("close",)  # the driver is gone
+            loop.call_soon_threadsafe(inbox.put_nowait, message)
+            if message[0] == "close":
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    limiter = _PipeLimiter(send)
+    shared_limits.install(limiter)
+    try:
+        worker = SessionWorker(job)
+        where = await worker.ready()
+    except Exception as exc:
+        send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    send(("ready", where))
+    tasks: set[asyncio.Task[None]] = set()  # sessions
+    forgets: set[asyncio.Task[None]] = set()  # recorded sessions' checkpoints being dropped
+
+    async def pump(sid: str, spec: dict[str, Any], retry_error: bool) -> None:
+        try:
+            async for kind, body in worker.run(spec, retry_error):
+                send(("item", sid, kind, body))
+        except Exception as exc:  # run() reports a session's own failures; this is a bug
+            logger.exception("session %s failed in its worker", sid)
+            send(("item", sid, "failed", f"{type(exc).__name__}: {exc}"))
+        finally:
+            send(("item", sid, "end", ""))
+
+    while True:
+        message = await inbox.get()
+        kind = message[0]
+        if kind == "run":
+            task = asyncio.create_task(pump(*message[1:]))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        elif kind == "admitted":
+            limiter.answered(message[1], message[2])
+        elif kind == "drain":
+            await worker.drain(message[1])
+        elif kind == "forget":
+            task = asyncio.create_task(worker.forget(message[1]))
+            forgets.add(task)
+            task.add_done_callback(forgets.discard)
+        elif kind == "close":
+            break
+    for task in list(tasks):  # only after a stop: they resume from their checkpoints
+        task.cancel()
+    await asyncio.gather(*tasks, *forgets, return_exceptions=True)
+    await worker.close()

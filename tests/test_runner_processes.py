@@ -1,0 +1,142 @@
+"""The process executor: sessions over worker processes, the same records as one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from value_spectrum.records import Step, Trajectory
+from value_spectrum.runlog import RunLog
+from value_spectrum.runner.config import RunConfig
+from value_spectrum.runner.local import run_batch
+from value_spectrum.runner.process_executor import WorkerStartError
+from value_spectrum.runner.runner import Runner
+from value_spectrum.runner.services import Services
+
+PERSONAS = ("archetype_benevolence", "archetype_power", "family_oriented")
+
+
+def _records(run: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (run / "sessions").glob("*.json")}
+
+
+def test_processes_write_the_same_records_as_the_local_executor(tmp_path: Path) -> None:
+    local = RunConfig(personas=PERSONAS, steps=4, sessions=2, out=tmp_path / "local", record_latency=False)
+    asyncio.run(run_batch(local))
+    cfg = RunConfig(**{**local.model_dump(), "out": tmp_path / "proc", "executor": "processes", "workers": 2})
+    summary = asyncio.run(run_batch(cfg))
+    assert summary.sessions_finished == 6
+    assert summary.decisions == 24
+    assert not summary.failed
+    assert _records(tmp_path / "local") == _records(tmp_path / "proc")
+    assert len(_records(tmp_path / "proc")) == 6
+    assert not list(RunLog(tmp_path / "proc").checkpoint_dir.glob("*.sqlite*"))  # dropped once recorded
+    assert not multiprocessing.active_children()  # every worker ended
+
+
+class _StopAfter:
+    """An observer that asks the run to stop after ``n`` decisions."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.seen = 0
+        self.runner: Runner | None = None
+
+    def on_plan(self, sessions: int, already_done: int, steps_per_session: int) -> None:
+        pass
+
+    def on_step(self, step: Step) -> None:
+        self.seen += 1
+        if self.seen == self.n and self.runner is not None:
+            self.runner.request_stop("budget")
+
+    def on_session_end(self, trajectory: Trajectory) -> None:
+        pass
+
+
+def test_a_stopped_run_resumes_from_the_workers_checkpoints(tmp_path: Path) -> None:
+    from value_spectrum.agents.testing.server import TestServer
+    from value_spectrum.runner.local import plan_of
+
+    with TestServer(reply=lambda body: '{"action": "like", "reason": "ok"}', latency_ms=30) as server:
+        base = dict(personas=PERSONAS[:2], models=("openai/test-vlm",), api_base=server.base_url, steps=6,
+                    sessions=2, modality="title", cache=False, record_latency=False, seed=5)
+        local = RunConfig(**base, out=tmp_path / "local")  # type: ignore[arg-type]
+        asyncio.run(run_batch(local))
+        cfg = RunConfig(**base, out=tmp_path / "proc", executor="processes", workers=2,  # type: ignore[arg-type]
+                        gateway={"rpm": 60_000})  # the run-wide bucket in the driver, asked over the pipes
+        observer = _StopAfter(5)
+        runner = Runner(plan_of(cfg), services=Services(cfg), observer=observer)
+        observer.runner = runner
+        first = asyncio.run(runner.run())
+        assert first.stopped == "budget"
+        assert first.sessions_finished < 4  # drained at a node boundary, not run to the end
+        kept = list(RunLog(tmp_path / "proc").checkpoint_dir.glob("*.sqlite"))
+        assert kept  # the unfinished sessions' checkpoints, one database each
+        second = asyncio.run(run_batch(cfg))
+        assert second.sessions_resumed >= 1
+        assert second.sessions_finished == 4
+        assert not second.failed
+    mine, theirs = _records(tmp_path / "proc"), _records(tmp_path / "local")
+    assert mine.keys() == theirs.keys()
+    assert len(mine) == 4
+    for name in mine:  # the same decisions, each turn once, whichever run made it
+        a = Trajectory.model_validate_json(mine[name])
+        b = Trajectory.model_validate_json(theirs[name])
+        assert [(s.turn, s.video_id, s.outcome) for s in a.steps] == [(s.turn, s.video_id, s.outcome) for s in b.steps]
+
+
+class _KillOne(_StopAfter):
+    """Kills one worker process after ``n`` decisions."""
+
+    def on_step(self, step: Step) -> None:
+        self.seen += 1
+        if self.seen == self.n:
+            victim = next(p for p in multiprocessing.active_children() if p.name == "value-spectrum-worker-0")
+            assert victim.pid is not None
+            os.kill(victim.pid, signal.SIGKILL)
+
+
+def test_a_killed_worker_loses_and_doubles_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from value_spectrum.agents.testing.server import TestServer
+    from value_spectrum.runner.local import plan_of
+
+    with TestServer(reply=lambda body: '{"action": "skip", "reason": "no"}', latency_ms=40) as server:
+        cfg = RunConfig(personas=PERSONAS, models=("openai/test-vlm",), api_base=server.base_url, steps=5,
+                        sessions=2, modality="title", cache=False, record_latency=False, out=tmp_path / "r",
+                        executor="processes", workers=2)
+        observer = _KillOne(4)
+        runner = Runner(plan_of(cfg), services=Services(cfg), observer=observer)
+        summary = asyncio.run(runner.run())
+    assert "ended (exit code -9); its sessions continue on the others" in caplog.text  # the kill landed mid-run
+    assert not summary.failed, summary.sessions_failed
+    assert summary.sessions_finished == 6
+    records = _records(tmp_path / "r")
+    assert len(records) == 6
+    for body in records.values():
+        t = Trajectory.model_validate_json(body)
+        assert [s.turn for s in t.steps] == [0, 1, 2, 3, 4]  # every turn once, none lost
+
+
+def test_parts_that_do_not_pickle_are_one_clear_error(tmp_path: Path) -> None:
+    from value_spectrum.agents.reference import ReferenceViewer
+
+    cfg = RunConfig(personas=PERSONAS[:1], steps=2, out=tmp_path / "r", executor="processes", workers=1)
+    services = Services(cfg, viewer_factory=lambda spec: ReferenceViewer({}))
+    with pytest.raises(WorkerStartError, match=r"do not pickle .*--executor local"):
+        asyncio.run(run_batch(cfg, services=services))
+
+
+def test_workers_need_the_process_executor(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from value_spectrum.cli.app import build_app
+
+    result = CliRunner().invoke(build_app(), ["simulate", "--workers", "2", "--steps", "1", "--out", str(tmp_path / "r")])
+    assert result.exit_code != 0
+    assert "--workers: only used with --executor processes" in result.output
