@@ -47,7 +47,7 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from value_spectrum.runner.plan import SessionSpec
-from value_spectrum.runner.session_pool import PoolWorker, Sink, dispatch
+from value_spectrum.runner.session_pool import PoolWorker, dispatch, sink_of
 from value_spectrum.runner.session_worker import WorkerJob
 
 if TYPE_CHECKING:
@@ -105,9 +105,7 @@ class ProcessExecutor:
                         durability=self.durability, given=runner.services.given or None,
                         thread_ns=runner.thread_ns)
         pool = ProcessPool(job, workers=n)
-        sink = Sink(on_step=runner.on_step, on_trajectory=runner.session_ended,
-                    on_failed=lambda spec, text: runner.summary.sessions_failed.append(f"{spec.session_id}: {text}"),
-                    stop_reason=lambda: runner.stop_reason, on_resumed=_counter(runner))
+        sink = sink_of(runner)
 
         def stop(reason: str) -> None:
             if reason == "cancel":
@@ -121,13 +119,6 @@ class ProcessExecutor:
             await dispatch(pool, todo, sink, concurrency=config.concurrency, retry=frozenset(runner.retry))
         finally:
             await pool.close()
-
-
-def _counter(runner: Runner) -> Any:
-    def on_resumed(spec: SessionSpec) -> None:
-        runner.summary.sessions_resumed += 1
-
-    return on_resumed
 
 
 # ---- the driver's side ----------------------------------------------------------------------

@@ -142,19 +142,13 @@ class RayExecutor:
         if not todo:
             return
         from value_spectrum.runner.ray_actors import ActorPool
-        from value_spectrum.runner.session_pool import Sink
+        from value_spectrum.runner.session_pool import sink_of
         from value_spectrum.runner.session_worker import WorkerJob
 
         config = runner.plan.config
         if not ray.is_initialized():
             ray.init(address=config.ray_address, ignore_reinit_error=True, log_to_driver=False)
         given = runner.services.given or None
-
-        def on_failed(spec: SessionSpec, text: str) -> None:
-            runner.summary.sessions_failed.append(f"{spec.session_id}: {text}")
-
-        def on_resumed(spec: SessionSpec) -> None:
-            runner.summary.sessions_resumed += 1
 
         limiter = None
         if config.gateway.rpm is not None or config.gateway.tpm is not None:
@@ -166,8 +160,7 @@ class RayExecutor:
                         given=ray.put(given) if given else None, limiter=limiter,
                         thread_ns=runner.thread_ns)
         pool = ActorPool(ray, job, actors=config.ray_actors, concurrency=config.concurrency)
-        sink = Sink(on_step=runner.on_step, on_trajectory=runner.session_ended, on_failed=on_failed,
-                    stop_reason=lambda: runner.stop_reason, on_resumed=on_resumed)
+        sink = sink_of(runner)
         # Ray prints its cluster events ("node ... marked dead") on stdout; keep stdout for the
         # caller (``simulate --json``) and send them to stderr
         with contextlib.redirect_stdout(sys.stderr):

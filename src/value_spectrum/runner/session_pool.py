@@ -21,10 +21,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from value_spectrum.records import Step, Trajectory
 from value_spectrum.runner.plan import SessionSpec
+
+if TYPE_CHECKING:
+    from value_spectrum.runner.runner import Runner
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,19 @@ class Sink:
     """Why the run is stopping (None: it is not)."""
     on_resumed: Callable[[SessionSpec], None] = lambda spec: None
     """A session continued from a checkpoint."""
+
+
+def sink_of(runner: Runner) -> Sink:
+    """The :class:`Sink` that hands everything to ``runner`` (its step count, records, summary)."""
+
+    def on_failed(spec: SessionSpec, text: str) -> None:
+        runner.summary.sessions_failed.append(f"{spec.session_id}: {text}")
+
+    def on_resumed(spec: SessionSpec) -> None:
+        runner.summary.sessions_resumed += 1
+
+    return Sink(on_step=runner.on_step, on_trajectory=runner.session_ended, on_failed=on_failed,
+                stop_reason=lambda: runner.stop_reason, on_resumed=on_resumed)
 
 
 @dataclass
