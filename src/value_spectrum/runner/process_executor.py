@@ -211,6 +211,9 @@ class ProcessPool:
                 break
             with contextlib.suppress(RuntimeError):  # the loop is closed: the run is over
                 self._loop.call_soon_threadsafe(self._on_message, worker, message)
+        # The pipe closes a moment before the process is reaped: wait for its exit code so that
+        # the warning names it (one that does not exit is ended by close()).
+        proc.process.join(timeout=5)
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._on_exit, worker)
 
