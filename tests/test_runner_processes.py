@@ -140,3 +140,32 @@ def test_workers_need_the_process_executor(tmp_path: Path) -> None:
     result = CliRunner().invoke(build_app(), ["simulate", "--workers", "2", "--steps", "1", "--out", str(tmp_path / "r")])
     assert result.exit_code != 0
     assert "--workers: only used with --executor processes" in result.output
+
+
+@pytest.mark.parametrize("first,then", [("local", "processes"), ("processes", "local")])
+def test_a_run_continued_on_the_other_kind_of_executor_says_what_starts_over(
+        tmp_path: Path, first: str, then: str) -> None:
+    from value_spectrum.runner.local import plan_of
+
+    base = dict(personas=PERSONAS[:2], steps=6, sessions=2, record_latency=False, seed=3)
+    whole = RunConfig(**base, out=tmp_path / "whole")  # type: ignore[arg-type]
+    asyncio.run(run_batch(whole))
+    cfg = RunConfig(**base, out=tmp_path / "r", executor=first, workers=2 if first == "processes" else None)  # type: ignore[arg-type]
+    observer = _StopAfter(5)
+    runner = Runner(plan_of(cfg), services=Services(cfg), observer=observer)
+    observer.runner = runner
+    stopped = asyncio.run(runner.run())
+    assert stopped.stopped == "budget"
+    unfinished = 4 - stopped.sessions_finished
+    assert unfinished >= 1
+    again = cfg.model_copy(update={"executor": then, "workers": 2 if then == "processes" else None})
+    second = asyncio.run(run_batch(again))
+    assert not second.failed
+    assert second.sessions_resumed == 0  # the other executor's checkpoints are not read ...
+    said = [w for w in second.warnings if "start over from turn 0" in w]
+    assert len(said) == 1, second.warnings  # ... and the run says so, with how many and where
+    assert said[0].startswith(f"{unfinished} unfinished session(s) have checkpoints in ")
+    assert f"which --executor {then} does not read" in said[0]
+    assert _records(tmp_path / "r") == _records(tmp_path / "whole")  # the same records all the same
+    third = asyncio.run(run_batch(again))  # nothing left to say once they are done
+    assert not [w for w in third.warnings if "start over" in w]

@@ -7,6 +7,7 @@ Errors raised by the work done inside the block pass through unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import sqlite3
@@ -24,6 +25,20 @@ logger = logging.getLogger(__name__)
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(getattr(exc, "strerror", None) or exc or type(exc).__name__).split())
+
+
+def sessions_checkpointed(path: Path, namespace: str) -> set[str]:
+    """The session ids with a checkpoint in the SQLite database ``path`` under the run's thread
+    ``namespace`` (read-only; an absent or unreadable file has none)."""
+    if not path.is_file():
+        return set()
+    prefix = f"{namespace}/" if namespace else ""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT DISTINCT thread_id FROM checkpoints").fetchall()
+    except sqlite3.Error:
+        return set()
+    return {str(t)[len(prefix):] for (t,) in rows if str(t).startswith(prefix)}
 
 
 def checkpoint_problem(path: Path, exc: BaseException) -> str:

@@ -84,6 +84,7 @@ class ProcessExecutor:
     """
 
     name = "processes"
+    per_session_checkpoints = True
 
     def __init__(self, *, workers: int | None = None, durability: str = "sync") -> None:
         self.workers = workers

@@ -131,6 +131,7 @@ class RayExecutor:
     """
 
     name = "ray"
+    per_session_checkpoints = True
 
     async def execute(self, runner: Runner, todo: Sequence[SessionSpec]) -> None:
         """Run ``todo`` (see :class:`~value_spectrum.runner.runner.Executor`).

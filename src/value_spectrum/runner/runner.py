@@ -312,6 +312,10 @@ class Runner:
             self._prepare()
             todo = self._scan(specs)
             self.observer.on_plan(len(specs), len(specs) - len(todo), max(self.plan.steps_of(s) for s in specs))
+            stranded = self._stranded_checkpoints(todo)
+            if stranded:
+                logger.warning("%s", stranded)
+                self.summary.warnings.append(stranded)
             limit = self.plan.config.max_cost
             if limit is not None and limit <= 0 and todo:
                 self.request_stop("budget")
@@ -350,6 +354,35 @@ class Runner:
         s.corrupt = list(scan.corrupt)
         todo = [sp for sp in specs if sp.session_id not in done]
         return todo
+
+    def _stranded_checkpoints(self, todo: Sequence[SessionSpec]) -> str | None:
+        """Say so when unfinished sessions have checkpoints this executor does not read.
+
+        With the default store the local executor keeps one database for the run
+        (``checkpoints.sqlite``), the process and Ray executors one per session
+        (``checkpoints/<session>.sqlite``; an executor says so with ``per_session_checkpoints``).
+        A run continued on the other kind starts those sessions over from turn 0: their records
+        are the same (every draw is seeded by seed and turn; the response cache answers repeated
+        deterministic requests), but the turns are asked again."""
+        from value_spectrum.runner._checkpoints import sessions_checkpointed
+
+        if self.plan.config.checkpoints is not None or not todo:
+            return None
+        ids = {spec.session_id for spec in todo}
+        if getattr(self.executor, "per_session_checkpoints", False):
+            found = sessions_checkpointed(self.log.checkpoints_path, self.thread_ns) & ids
+            theirs, where = "local", self.log.checkpoints_path
+        else:
+            found = {sid for sid in ids
+                     if sessions_checkpointed(self.log.checkpoint_dir / f"{sid}.sqlite", self.thread_ns)}
+            theirs, where = "processes or ray", self.log.checkpoint_dir
+        if not found:
+            return None
+        mine = getattr(self.executor, "name", type(self.executor).__name__)
+        return (f"{len(found)} unfinished session(s) have checkpoints in {where} from --executor {theirs}, "
+                f"which --executor {mine} does not read: they start over from turn 0 (same records; "
+                f"the response cache answers repeated requests). To resume them instead, continue "
+                f"with --executor {theirs.split()[0]} until they finish.")
 
     def _already(self, trajectory: Trajectory, done: set[str]) -> None:
         if trajectory.status == "error":
@@ -398,6 +431,11 @@ class Executor(Protocol):
     ``await runner.session_ended(trajectory)``; a crash is ``runner.session_failed(spec, exc)``.
     It starts no new session once ``runner.stop_reason`` is set and drains running ones when a
     stop is requested (``runner.on_stop``).
+
+    An executor whose default SQLite checkpoints are one file per session
+    (``RunLog.checkpoint_dir``) rather than the run's one ``checkpoints.sqlite`` sets the class
+    attribute ``per_session_checkpoints = True`` (the runner then warns when a continued run's
+    unfinished sessions were checkpointed by the other kind).
     """
 
     async def execute(self, runner: Runner, todo: Sequence[SessionSpec]) -> None:
