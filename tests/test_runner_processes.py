@@ -142,7 +142,7 @@ def test_workers_need_the_process_executor(tmp_path: Path) -> None:
     assert "--workers: only used with --executor processes" in result.output
 
 
-@pytest.mark.parametrize("first,then", [("local", "processes"), ("processes", "local")])
+@pytest.mark.parametrize(("first", "then"), [("local", "processes"), ("processes", "local")])
 def test_a_run_continued_on_the_other_kind_of_executor_says_what_starts_over(
         tmp_path: Path, first: str, then: str) -> None:
     from value_spectrum.runner.local import plan_of
