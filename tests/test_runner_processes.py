@@ -169,3 +169,17 @@ def test_a_run_continued_on_the_other_kind_of_executor_says_what_starts_over(
     assert _records(tmp_path / "r") == _records(tmp_path / "whole")  # the same records all the same
     third = asyncio.run(run_batch(again))  # nothing left to say once they are done
     assert not [w for w in third.warnings if "start over" in w]
+
+
+def test_a_format_degraded_in_the_workers_is_in_the_manifest(tmp_path: Path) -> None:
+    from value_spectrum.agents.testing.server import TestServer
+
+    with TestServer(text_only=True) as server:  # HTTP 500 on json_schema, as llama.cpp
+        cfg = RunConfig(personas=PERSONAS[:2], models=("openai/smol",), api_base=server.base_url, steps=2,
+                        modality="caption", cache=False, out=tmp_path / "r", executor="processes", workers=2,
+                        gateway={"num_retries": 0})
+        summary = asyncio.run(run_batch(cfg))
+    assert not summary.failed
+    assert summary.decisions == 4
+    manifest = RunLog(tmp_path / "r").read_manifest()
+    assert manifest.response_formats == {"openai/smol": "json_object"}  # learned in the workers, kept by the driver

@@ -27,6 +27,19 @@ ResponseFormat = Literal["auto", "json_schema", "json_object", "text"]
 MODES: tuple[str, ...] = ("json_schema", "json_object", "text")
 """Structured-output modes, most to least structured."""
 
+def merge_modes(*found: dict[str, str]) -> dict[str, str]:
+    """Model -> mode over several gateways of one run (the workers'), each model's least
+    structured: the mode that the run's requests ended in somewhere."""
+    merged: dict[str, str] = {}
+    for modes in found:
+        for model, mode in modes.items():
+            before = merged.get(model)
+            rank = MODES.index(mode) if mode in MODES else -1
+            if before is None or rank > (MODES.index(before) if before in MODES else -1):
+                merged[model] = mode
+    return merged
+
+
 REJECTION_STATUSES = frozenset({400, 415, 422, 500, 501})
 """HTTP statuses with which an endpoint rejects what a request asked for (a 500 too: llama.cpp
 answers an unsupported request with one); outages (502-504), limits (429), timeouts (408) and

@@ -135,6 +135,7 @@ class Runner:
         """The run's checkpoint thread namespace (the manifest's ``thread_ns``, read when the run
         directory is created or checked): ``SessionMeta.thread`` names each session's thread."""
         self._spent = 0.0
+        self._worker_formats: dict[str, str] = {}
         self._stop_listeners: list[Any] = []
         self._store_failures: set[str] = set()
 
@@ -252,9 +253,18 @@ class Runner:
         if not (only_missing and _readable(log.read_personas, log.personas_path)):
             log.write_personas(services.personas)
 
+    def note_response_formats(self, modes: dict[str, str]) -> None:
+        """A worker's structured-output modes (model -> mode): the process and Ray executors'
+        gateways live in their workers, and the manifest records the run's."""
+        from value_spectrum.agents.formats import merge_modes
+
+        self._worker_formats = merge_modes(self._worker_formats, modes)
+
     def _record_response_formats(self) -> None:
         """Which structured-output mode each model ran in (it may have degraded), in the manifest."""
-        modes = self.services.response_formats()
+        from value_spectrum.agents.formats import merge_modes
+
+        modes = merge_modes(self.services.response_formats(), self._worker_formats)
         if modes:
             manifest = self.log.read_manifest()
             merged = {**manifest.response_formats, **modes}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ class Sink:
     """Why the run is stopping (None: it is not)."""
     on_resumed: Callable[[SessionSpec], None] = lambda spec: None
     """A session continued from a checkpoint."""
+    on_formats: Callable[[dict[str, str]], None] = lambda modes: None
+    """A worker's structured-output modes (model -> mode), sent when they change."""
 
 
 def sink_of(runner: Runner) -> Sink:
@@ -61,7 +64,8 @@ def sink_of(runner: Runner) -> Sink:
         runner.summary.sessions_resumed += 1
 
     return Sink(on_step=runner.on_step, on_trajectory=runner.session_ended, on_failed=on_failed,
-                stop_reason=lambda: runner.stop_reason, on_resumed=on_resumed)
+                stop_reason=lambda: runner.stop_reason, on_resumed=on_resumed,
+                on_formats=runner.note_response_formats)
 
 
 @dataclass
@@ -151,6 +155,8 @@ async def dispatch(pool: WorkerPool, todo: Sequence[SessionSpec], sink: Sink, *,
                     task = asyncio.create_task(record(spec, trajectory, worker))
                     writing.add(task)
                     task.add_done_callback(writing.discard)
+                elif kind == "formats":
+                    sink.on_formats(json.loads(body))
                 elif kind == "drained":
                     logger.info("session %s stopped (%s); it resumes next time", sid, body)
                 elif kind == "failed":

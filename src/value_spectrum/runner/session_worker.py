@@ -6,7 +6,9 @@ and the process executor's worker processes (:mod:`~value_spectrum.runner.proces
 the driver side of both is :func:`~value_spectrum.runner.session_pool.dispatch`. A session is
 one call of :meth:`SessionWorker.run`, an async generator of ``("step", step json)`` after every
 decision, ``("resumed", turn)`` when it continued from a checkpoint, and then one final
-``("done", trajectory json)``, ``("drained", reason)`` or ``("failed", text)``.
+``("done", trajectory json)``, ``("drained", reason)`` or ``("failed", text)``, preceded by
+``("formats", json)`` (model -> structured-output mode) when the worker's modes changed, so that
+a mode degraded in a worker reaches the driver's manifest.
 
 With the SQLite default each session keeps a checkpoint database of its own in the run
 directory's ``checkpoints/`` (so workers never contend for one file); with ``--checkpoints
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -81,6 +84,7 @@ class SessionWorker:
 
             install_shared_limits(job.limiter)
         self._controls: dict[str, Any] = {}
+        self._sent_formats: dict[str, str] = {}  # the structured-output modes the driver has
         self._shared: tuple[Any, Any] | None = None  # (saver, graph) for a PostgreSQL store
         self._shared_cm: Any = None
         self._template: Any = None  # the compiled graph that per-session SQLite savers are put in
@@ -220,4 +224,8 @@ class SessionWorker:
             logger.exception("session %s failed", sid)
             queue.put_nowait(("failed", f"{type(exc).__name__}: {exc}"))
         finally:
+            modes = self.services.response_formats()
+            if modes != self._sent_formats:  # a degraded mode reaches the driver's manifest
+                self._sent_formats = modes
+                queue.put_nowait(("formats", json.dumps(modes)))
             queue.put_nowait(_END)
