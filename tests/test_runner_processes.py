@@ -171,7 +171,7 @@ def test_a_run_continued_on_the_other_kind_of_executor_says_what_starts_over(
     assert not [w for w in third.warnings if "start over" in w]
 
 
-def test_a_format_degraded_in_the_workers_is_in_the_manifest(tmp_path: Path) -> None:
+def test_a_format_degraded_in_the_workers_is_in_the_manifest(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from value_spectrum.agents.testing.server import TestServer
 
     with TestServer(text_only=True) as server:  # HTTP 500 on json_schema, as llama.cpp
@@ -183,3 +183,6 @@ def test_a_format_degraded_in_the_workers_is_in_the_manifest(tmp_path: Path) -> 
     assert summary.decisions == 4
     manifest = RunLog(tmp_path / "r").read_manifest()
     assert manifest.response_formats == {"openai/smol": "json_object"}  # learned in the workers, kept by the driver
+    said = [r for r in caplog.records if "rejected response_format json_schema" in r.getMessage()]
+    assert len(said) == 1  # both workers learned it; the driver shows it once, as its own record
+    assert said[0].name == "value_spectrum.agents.gateway"

@@ -23,7 +23,8 @@ resume next time).
 Workers are started with ``spawn`` (a fresh interpreter: no inherited threads or locks), so the
 services' parts given in Python (a corpus, personas, a viewer factory) must pickle, and a script
 that starts a run must guard it with ``if __name__ == "__main__":`` as ``multiprocessing``
-requires.
+requires. A worker's log records go to the driver, which logs them through its own handlers
+(each distinct line once: every worker learns a model's response format, say, on its own).
 
 Example:
     >>> # value-spectrum simulate --executor processes --workers 4 --concurrency 64 ...
@@ -161,6 +162,7 @@ class ProcessPool:
         self._bucket = RateBucket()  # --rpm / --tpm of the whole run
         self._cancelled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._said: set[tuple[str, str]] = set()  # the workers' log lines shown
 
     async def start(self) -> None:
         """Start the workers and wait until each is up (services built, graph compiled).
@@ -177,10 +179,11 @@ class ProcessPool:
             ) from None
         self._loop = asyncio.get_running_loop()
         ctx = multiprocessing.get_context("spawn")
+        log_level = logging.getLogger("value_spectrum").getEffectiveLevel()
         for i in range(self.n):
             mine, theirs = ctx.Pipe()
-            process = ctx.Process(target=worker_main, args=(theirs, self.job), name=f"value-spectrum-worker-{i}",
-                                  daemon=True)
+            process = ctx.Process(target=worker_main, args=(theirs, self.job, log_level),
+                                  name=f"value-spectrum-worker-{i}", daemon=True)
             process.start()
             theirs.close()
             proc = _Proc(process=process, conn=mine, ready=self._loop.create_future())
@@ -232,6 +235,11 @@ class ProcessPool:
         elif kind == "spent":
             _, key, tpm, tokens = message
             self._bucket.spent(key, tpm, tokens)
+        elif kind == "log":
+            _, level, name, text = message
+            if (name, text) not in self._said:  # each worker says what it learned: say it once
+                self._said.add((name, text))
+                logging.getLogger(name).log(level, "%s", text)
         elif kind == "ready" and not proc.ready.done():
             proc.ready.set_result(message[1])
         elif kind == "error" and not proc.ready.done():
@@ -324,10 +332,25 @@ class ProcessPool:
 
 
 # ---- the worker's side ----------------------------------------------------------------------
-def worker_main(conn: Connection, job: WorkerJob) -> None:
-    """A worker process: serve ``job``'s sessions over ``conn`` until told to close."""
+def worker_main(conn: Connection, job: WorkerJob, log_level: int = logging.WARNING) -> None:
+    """A worker process: serve ``job``'s sessions over ``conn`` until told to close; its log
+    records at ``log_level`` and above go to the driver, which shows them as its own."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it drains us over the pipe
-    asyncio.run(_serve(conn, job))
+    asyncio.run(_serve(conn, job, log_level))
+
+
+class _PipeLog(logging.Handler):
+    """A worker's log records, sent to the driver as ``("log", level, logger name, text)``."""
+
+    def __init__(self, send: Any, level: int) -> None:
+        super().__init__(level)
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._send(("log", record.levelno, record.name, self.format(record)))
+        except Exception:  # a record that cannot be formatted: as logging's own handlers do
+            self.handleError(record)
 
 
 class _PipeLimiter:
@@ -362,7 +385,7 @@ class _PipeLimiter:
             answer.set_result(start)
 
 
-async def _serve(conn: Connection, job: WorkerJob) -> None:
+async def _serve(conn: Connection, job: WorkerJob, log_level: int = logging.WARNING) -> None:
     from value_spectrum.agents import shared_limits
     from value_spectrum.runner.session_worker import SessionWorker
 
@@ -385,6 +408,9 @@ async def _serve(conn: Connection, job: WorkerJob) -> None:
                 return
 
     threading.Thread(target=read, daemon=True).start()
+    root = logging.getLogger()
+    root.handlers[:] = [_PipeLog(send, log_level)]
+    root.setLevel(log_level)
     limiter = _PipeLimiter(send)
     shared_limits.install(limiter)
     try:
