@@ -186,3 +186,40 @@ def test_a_format_degraded_in_the_workers_is_in_the_manifest(tmp_path: Path, cap
     said = [r for r in caplog.records if "rejected response_format json_schema" in r.getMessage()]
     assert len(said) == 1  # both workers learned it; the driver shows it once, as its own record
     assert said[0].name == "value_spectrum.agents.gateway"
+
+
+class _KillAll(_StopAfter):
+    """Kills every worker process after ``n`` decisions."""
+
+    def on_step(self, step: Step) -> None:
+        self.seen += 1
+        if self.seen == self.n:
+            for p in multiprocessing.active_children():
+                if p.name.startswith("value-spectrum-worker-") and p.pid is not None:
+                    os.kill(p.pid, signal.SIGKILL)
+
+
+def test_losing_every_worker_is_one_error_and_the_next_run_finishes(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from value_spectrum.agents.testing.server import TestServer
+    from value_spectrum.runner.local import plan_of
+
+    with TestServer(reply=lambda body: '{"action": "like", "reason": "ok"}', latency_ms=40) as server:
+        cfg = RunConfig(personas=PERSONAS, models=("openai/test-vlm",), api_base=server.base_url, steps=4,
+                        sessions=2, modality="title", cache=False, record_latency=False, out=tmp_path / "r",
+                        executor="processes", workers=2, concurrency=2)
+        runner = Runner(plan_of(cfg), services=Services(cfg), observer=_KillAll(3))
+        first = asyncio.run(runner.run())
+        assert first.failed  # never a clean exit
+        # the sessions in flight fail with the reason (at most --concurrency); the rest are not handed out
+        assert 1 <= len(first.sessions_failed) <= 2
+        assert all(f.endswith(": every worker process was lost") for f in first.sessions_failed)
+        errors = [r for r in caplog.records if "every worker process was lost" in r.getMessage()]
+        assert len(errors) == 1  # one line, not one per session ...
+        assert errors[0].exc_info is None  # ... and no traceback
+        assert first.sessions_finished < 6  # the rest were not run: they wait for the next run
+        second = asyncio.run(run_batch(cfg))
+    assert not second.failed
+    assert second.sessions_finished == 6
+    for body in _records(tmp_path / "r").values():
+        assert [s.turn for s in Trajectory.model_validate_json(body).steps] == [0, 1, 2, 3]

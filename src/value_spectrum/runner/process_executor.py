@@ -48,7 +48,7 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from value_spectrum.runner.plan import SessionSpec
-from value_spectrum.runner.session_pool import PoolWorker, dispatch, sink_of
+from value_spectrum.runner.session_pool import NoWorkersLeft, PoolWorker, dispatch, sink_of
 from value_spectrum.runner.session_worker import WorkerJob
 
 if TYPE_CHECKING:
@@ -257,7 +257,7 @@ class ProcessPool:
         """The least busy live worker."""
         live = [w for w in self._pool if w.alive]
         if not live:
-            raise RuntimeError("every worker process was lost")
+            raise NoWorkersLeft("every worker process was lost")
         return min(live, key=lambda w: w.load)
 
     async def stream(self, worker: PoolWorker, spec: SessionSpec, retry_error: bool) -> AsyncIterator[tuple[str, str]]:

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from value_spectrum.runner.plan import SessionSpec
-from value_spectrum.runner.session_pool import PoolWorker, Sink, dispatch
+from value_spectrum.runner.session_pool import NoWorkersLeft, PoolWorker, Sink, dispatch
 from value_spectrum.runner.session_worker import SessionWorker, WorkerJob
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class ActorPool:
             if live:
                 return min(live, key=lambda a: a.load)
             if self._replacing == 0:
-                raise RuntimeError("every Ray actor was lost and none could be replaced")
+                raise NoWorkersLeft("every Ray actor was lost and none could be replaced")
             self._changed.clear()
             await self._changed.wait()
 

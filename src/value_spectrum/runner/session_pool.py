@@ -36,6 +36,11 @@ MAX_SESSION_TRIES = 3
 """Times a session is handed out again after the workers running it were lost."""
 
 
+class NoWorkersLeft(RuntimeError):
+    """Every worker of the pool was lost (and none could be replaced): the sessions not yet run
+    stay unrecorded, for the next run."""
+
+
 @dataclass
 class Sink:
     """What the driver does with what the workers send back (the runner's seams)."""
@@ -121,6 +126,8 @@ async def dispatch(pool: WorkerPool, todo: Sequence[SessionSpec], sink: Sink, *,
     in_flight: set[asyncio.Task[None]] = set()
     writing: set[asyncio.Task[None]] = set()
 
+    gone: list[NoWorkersLeft] = []  # set once no worker is left: nothing more is handed out
+
     async def record(spec: SessionSpec, trajectory: Trajectory, worker: PoolWorker) -> None:
         try:
             await sink.on_trajectory(trajectory)
@@ -163,6 +170,11 @@ async def dispatch(pool: WorkerPool, todo: Sequence[SessionSpec], sink: Sink, *,
                     sink.on_failed(spec, body)
         except asyncio.CancelledError:
             raise
+        except NoWorkersLeft as exc:
+            if not gone:
+                logger.error("%s; the sessions not finished continue when the same command runs again", exc)
+                gone.append(exc)
+            sink.on_failed(spec, str(exc))
         except pool.lost_errors as exc:
             assert worker is not None
             if worker.alive:
@@ -187,7 +199,7 @@ async def dispatch(pool: WorkerPool, todo: Sequence[SessionSpec], sink: Sink, *,
         if reason is not None and not drained:
             drained = True
             await pool.drain(reason)
-        while queue and len(in_flight) < concurrency and sink.stop_reason() is None:
+        while queue and len(in_flight) < concurrency and sink.stop_reason() is None and not gone:
             in_flight.add(asyncio.create_task(one(queue.pop(0))))
         if not in_flight:
             break
