@@ -6,17 +6,22 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from value_spectrum.agents.base import Viewer
 from value_spectrum.records import Step, Trajectory
 from value_spectrum.runlog import RunLog
 from value_spectrum.runner.config import RunConfig
 from value_spectrum.runner.local import run_batch
+from value_spectrum.runner.plan import SessionSpec
 from value_spectrum.runner.process_executor import WorkerStartError
 from value_spectrum.runner.runner import Runner
 from value_spectrum.runner.services import Services
+from value_spectrum.runner.summary import RunSummary
 
 PERSONAS = ("archetype_benevolence", "archetype_power", "family_oriented")
 
@@ -223,3 +228,111 @@ def test_losing_every_worker_is_one_error_and_the_next_run_finishes(
     assert second.sessions_finished == 6
     for body in _records(tmp_path / "r").values():
         assert [s.turn for s in Trajectory.model_validate_json(body).steps] == [0, 1, 2, 3]
+
+
+def stuck_at_start(spec: SessionSpec) -> Viewer:
+    """A viewer factory whose workers never finish starting (a local model loading for ever)."""
+    from value_spectrum.agents.reference import ReferenceViewer
+
+    if multiprocessing.parent_process() is not None and spec.session_id == "":  # SessionWorker.ready()
+        time.sleep(600)
+    return ReferenceViewer({})
+
+
+@pytest.mark.timeout(120)  # the failure this guards against is a hang of 600 s
+def test_a_stop_while_the_workers_start_ends_the_run(tmp_path: Path) -> None:
+    from value_spectrum.runner.local import plan_of
+
+    cfg = RunConfig(personas=PERSONAS[:1], steps=2, out=tmp_path / "r", executor="processes", workers=2)
+    runner = Runner(plan_of(cfg), services=Services(cfg, viewer_factory=stuck_at_start))
+
+    async def main() -> RunSummary:
+        started = asyncio.get_running_loop().create_future()
+
+        def up() -> None:  # a worker is running (and stuck in its start-up)
+            if any(p.name.startswith("value-spectrum-worker-") for p in multiprocessing.active_children()):
+                started.set_result(None)
+            else:
+                asyncio.get_running_loop().call_later(0.05, up)
+
+        up()
+        run = asyncio.ensure_future(runner.run())
+        await started
+        runner.request_stop("interrupt")  # what the first Ctrl-C does
+        return await run
+
+    summary = asyncio.run(main())
+    assert summary.stopped == "interrupt"
+    assert summary.sessions_finished == 0
+    assert not summary.failed
+    assert not multiprocessing.active_children()  # the stuck workers were ended
+
+
+def test_a_failed_spawn_leaves_no_worker_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from multiprocessing.context import SpawnProcess
+
+    from value_spectrum.runner.local import plan_of
+
+    real, calls = SpawnProcess.start, []
+
+    def start(self: SpawnProcess) -> None:
+        calls.append(self.name)
+        if len(calls) == 2:
+            raise OSError(24, "Too many open files")
+        real(self)
+
+    monkeypatch.setattr(SpawnProcess, "start", start)
+    cfg = RunConfig(personas=PERSONAS[:2], steps=1, out=tmp_path / "r", executor="processes", workers=2)
+    with pytest.raises(OSError, match="Too many open files"):
+        asyncio.run(Runner(plan_of(cfg), services=Services(cfg)).run())
+    assert len(calls) == 2
+    assert not multiprocessing.active_children()  # the first worker was ended, not left running
+    assert not [t for t in threading.enumerate() if t.name.endswith("-reader")]
+
+
+def test_a_log_record_inside_a_send_does_not_hang_the_worker(capsys: pytest.CaptureFixture[str]) -> None:
+    """A finaliser that logs (aiohttp's "Unclosed client session"), run by the garbage collector
+    while the worker's thread is inside its pipe's send, must not wait for the lock it holds."""
+    import gc
+    import logging
+
+    from value_spectrum.runner import process_executor
+
+    seen: list[object] = []
+
+    class Conn:
+        def send(self, message: object) -> None:
+            seen.append(message)
+            gc.collect()  # an automatic collection, as an allocation in send() may start
+
+        def recv(self) -> object:
+            raise EOFError
+
+    class Leaky:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            logging.getLogger("asyncio").error("Unclosed client session")
+
+    send = process_executor._sender(Conn())  # type: ignore[arg-type]
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers[:] = [process_executor._PipeLog(send, logging.WARNING)]
+    gc.disable()
+    try:
+        Leaky()
+        done = threading.Event()
+
+        def worker() -> None:
+            logging.getLogger("value_spectrum.x").warning("a warning")
+            done.set()
+
+        threading.Thread(target=worker, daemon=True).start()
+        assert done.wait(60), "the worker's thread hangs on its own send lock"
+    finally:
+        gc.enable()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert [m[3] for m in seen if isinstance(m, tuple)] == ["a warning"]  # the record sent ...
+    assert "Unclosed client session" in capsys.readouterr().err  # ... the nested one on stderr, not lost

@@ -40,9 +40,10 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
     from value_spectrum.runner.runner import Runner
 
 logger = logging.getLogger(__name__)
+
+MAX_LOG_LINES_KEPT = 10_000
+"""Distinct worker warnings remembered so that each is shown once (later ones are all shown)."""
 
 CLOSE_TIMEOUT_S = 30.0
 """Seconds a worker is given to close its checkpoint store and exit before it is terminated."""
@@ -109,14 +113,25 @@ class ProcessExecutor:
         pool = ProcessPool(job, workers=n)
         sink = sink_of(runner)
 
+        starting = asyncio.ensure_future(pool.start())
+
         def stop(reason: str) -> None:
-            if reason == "cancel":
+            if not starting.done():  # no session has started: end the workers, nothing is lost
+                if not pool.cancelled:
+                    pool.cancel()
+                    starting.cancel()
+            elif reason == "cancel":
                 pool.cancel()
             else:
                 pool.drain_now(reason)
 
-        await pool.start()
-        runner.on_stop(stop)
+        runner.on_stop(stop)  # before the workers are up: a Ctrl-C while they start ends the run
+        try:
+            await starting
+        except (asyncio.CancelledError, WorkerStartError):
+            if runner.stop_reason is None:
+                raise
+            return  # stopped while starting (start() has closed the pool); every session is pending
         try:
             await dispatch(pool, todo, sink, concurrency=config.concurrency, retry=frozenset(runner.retry))
         finally:
@@ -178,28 +193,38 @@ class ProcessPool:
                 f"pickle ({type(exc).__name__}: {exc}); use --executor local, or give them as importable objects"
             ) from None
         self._loop = asyncio.get_running_loop()
-        ctx = multiprocessing.get_context("spawn")
-        log_level = logging.getLogger("value_spectrum").getEffectiveLevel()
-        for i in range(self.n):
-            mine, theirs = ctx.Pipe()
-            process = ctx.Process(target=worker_main, args=(theirs, self.job, log_level),
-                                  name=f"value-spectrum-worker-{i}", daemon=True)
-            process.start()
-            theirs.close()
-            proc = _Proc(process=process, conn=mine, ready=self._loop.create_future())
-            worker = PoolWorker(handle=proc, where=f"pid {process.pid}")
-            proc.reader = threading.Thread(target=self._read, args=(worker,), daemon=True,
-                                           name=f"value-spectrum-worker-{i}-reader")
-            proc.reader.start()
-            self._pool.append(worker)
         try:
+            for i in range(self.n):
+                self._spawn(i)
             wheres = await asyncio.gather(*(w.handle.ready for w in self._pool))
-        except BaseException:
+        except BaseException:  # a spawn that failed (EMFILE, EAGAIN), a worker that did not start, a stop
             await self.close()
             raise
         for worker, where in zip(self._pool, wheres, strict=True):
             worker.where = where
         logger.info("%d worker processes: %s", len(self._pool), ", ".join(wheres))
+
+    def _spawn(self, i: int) -> None:
+        """Start worker ``i`` and its reader thread."""
+        assert self._loop is not None
+        ctx = multiprocessing.get_context("spawn")
+        mine, theirs = ctx.Pipe()
+        process = ctx.Process(target=worker_main,
+                              args=(theirs, self.job, logging.getLogger("value_spectrum").getEffectiveLevel()),
+                              name=f"value-spectrum-worker-{i}", daemon=True)
+        try:
+            process.start()
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
+        proc = _Proc(process=process, conn=mine, ready=self._loop.create_future())
+        worker = PoolWorker(handle=proc, where=f"pid {process.pid}")
+        self._pool.append(worker)
+        proc.reader = threading.Thread(target=self._read, args=(worker,), daemon=True,
+                                       name=f"value-spectrum-worker-{i}-reader")
+        proc.reader.start()
 
     def _read(self, worker: PoolWorker) -> None:
         """A worker's messages, on a thread, handed to the driver's loop."""
@@ -237,9 +262,15 @@ class ProcessPool:
             self._bucket.spent(key, tpm, tokens)
         elif kind == "log":
             _, level, name, text = message
-            if (name, text) not in self._said:  # each worker says what it learned: say it once
-                self._said.add((name, text))
-                logging.getLogger(name).log(level, "%s", text)
+            target = logging.getLogger(name)
+            if not target.isEnabledFor(level):
+                return
+            if level >= logging.WARNING:  # each worker says what it learned: say it once
+                if (name, text) in self._said:
+                    return
+                if len(self._said) < MAX_LOG_LINES_KEPT:
+                    self._said.add((name, text))
+            target.log(level, "%s", text)
         elif kind == "ready" and not proc.ready.done():
             proc.ready.set_result(message[1])
         elif kind == "error" and not proc.ready.done():
@@ -255,6 +286,9 @@ class ProcessPool:
 
     async def pick(self) -> PoolWorker:
         """The least busy live worker."""
+        for worker in self._pool:  # one that died with nothing to run: no session learns it the hard way
+            if worker.alive and not worker.handle.process.is_alive():
+                self.lost(worker, WorkerLost(f"exit code {worker.handle.process.exitcode}"))
         live = [w for w in self._pool if w.alive]
         if not live:
             raise NoWorkersLeft("every worker process was lost")
@@ -300,6 +334,11 @@ class ProcessPool:
         for worker in self._pool:
             if worker.alive:
                 worker.handle.send(("drain", reason))
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._cancelled
 
     def cancel(self) -> None:
         """End every worker now (their sessions resume from their checkpoints next time)."""
@@ -385,17 +424,34 @@ class _PipeLimiter:
             answer.set_result(start)
 
 
+def _sender(conn: Connection) -> Callable[[tuple[Any, ...]], None]:
+    """The worker's one way to send to the driver, from any thread, one message at a time."""
+    lock = threading.Lock()
+    sending = threading.local()
+
+    def send(message: tuple[Any, ...]) -> None:
+        if getattr(sending, "now", False):
+            # this thread is inside conn.send already (a finaliser that logs, run by the garbage
+            # collector mid-send): taking the lock again would hang the worker for good
+            sys.stderr.write(f"{message[3] if message[0] == 'log' else message!r}\n")
+            return
+        with lock, contextlib.suppress(OSError, ValueError):  # the driver is gone: we close next
+            sending.now = True
+            try:
+                conn.send(message)
+            finally:
+                sending.now = False
+
+    return send
+
+
 async def _serve(conn: Connection, job: WorkerJob, log_level: int = logging.WARNING) -> None:
     from value_spectrum.agents import shared_limits
     from value_spectrum.runner.session_worker import SessionWorker
 
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-    lock = threading.Lock()
-
-    def send(message: tuple[Any, ...]) -> None:
-        with lock, contextlib.suppress(OSError, ValueError):  # the driver is gone: we close next
-            conn.send(message)
+    send = _sender(conn)
 
     def read() -> None:
         while True:

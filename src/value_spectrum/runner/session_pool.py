@@ -142,6 +142,7 @@ async def dispatch(pool: WorkerPool, todo: Sequence[SessionSpec], sink: Sink, *,
     async def one(spec: SessionSpec) -> None:
         sid = spec.session_id
         worker: PoolWorker | None = None
+        finished = False  # its record is on its way: a worker lost after this runs it no more
         try:
             worker = await pool.pick()
             worker.load += 1
@@ -156,6 +157,7 @@ async def dispatch(pool: WorkerPool, todo: Sequence[SessionSpec], sink: Sink, *,
                 elif kind == "resumed":
                     sink.on_resumed(spec)
                 elif kind == "done":
+                    finished = True
                     # the record is written (and fsynced) beside the run: the session's slot is
                     # free for the next session meanwhile
                     trajectory = Trajectory.model_validate_json(body)
@@ -179,6 +181,8 @@ async def dispatch(pool: WorkerPool, todo: Sequence[SessionSpec], sink: Sink, *,
             assert worker is not None
             if worker.alive:
                 pool.lost(worker, exc)
+            if finished:
+                return
             tries[sid] = tries.get(sid, 0) + 1
             if tries[sid] >= MAX_SESSION_TRIES:
                 sink.on_failed(spec, f"lost with {tries[sid]} workers: {exc}")
