@@ -296,7 +296,7 @@ def test_a_log_record_inside_a_send_does_not_hang_the_worker(capsys: pytest.Capt
     import gc
     import logging
 
-    from value_spectrum.runner import process_executor
+    from value_spectrum.runner import process_worker
 
     seen: list[object] = []
 
@@ -315,10 +315,10 @@ def test_a_log_record_inside_a_send_does_not_hang_the_worker(capsys: pytest.Capt
         def __del__(self) -> None:
             logging.getLogger("asyncio").error("Unclosed client session")
 
-    send = process_executor._sender(Conn())  # type: ignore[arg-type]
+    send = process_worker._sender(Conn())  # type: ignore[arg-type]
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    root.handlers[:] = [process_executor._PipeLog(send, logging.WARNING)]
+    root.handlers[:] = [process_worker._PipeLog(send, logging.WARNING)]
     gc.disable()
     try:
         Leaky()

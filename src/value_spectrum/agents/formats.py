@@ -27,16 +27,18 @@ ResponseFormat = Literal["auto", "json_schema", "json_object", "text"]
 MODES: tuple[str, ...] = ("json_schema", "json_object", "text")
 """Structured-output modes, most to least structured."""
 
+
 def merge_modes(*found: dict[str, str]) -> dict[str, str]:
     """Model -> mode over several gateways of one run (the workers'), each model's least
     structured: the mode that the run's requests ended in somewhere."""
+
+    def rank(mode: str) -> int:
+        return MODES.index(mode) if mode in MODES else -1
+
     merged: dict[str, str] = {}
     for modes in found:
         for model, mode in modes.items():
-            before = merged.get(model)
-            rank = MODES.index(mode) if mode in MODES else -1
-            if before is None or rank > (MODES.index(before) if before in MODES else -1):
-                merged[model] = mode
+            merged[model] = max(merged.get(model, mode), mode, key=rank)
     return merged
 
 
